@@ -1,0 +1,158 @@
+"""API authentication, workspace resolution, role checks and throttling.
+
+A request acts in exactly one workspace:
+- with a token (``Authorization: Bearer <token>``), the token's workspace, with the token's role;
+- with a logged-in session, the workspace named by the ``X-Workspace`` header or ``?workspace=``
+  parameter, else the one chosen in the UI (session), else the user's first membership; with
+  the user's role there.
+``WorkspaceRolePermission`` resolves it once and stores it on the request; the scoping mixin in
+``campaigns.scoping`` reads it from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.request import Request
+
+from campaigns.models import WRITE_ROLES, ApiToken, Membership, Workspace, hash_token
+
+SESSION_WORKSPACE_KEY = "workspace_id"
+# Writing last_used_at on every request would add a write to every read; once a minute is
+# precise enough for "is this token still used?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass
+class TokenUser:
+    """The principal of a token-authenticated request (not a Django user)."""
+
+    token: ApiToken
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_superuser: bool = False
+    is_staff: bool = False
+
+    @property
+    def pk(self) -> str:
+        return f"token:{self.token.pk}"
+
+    def __str__(self) -> str:
+        return f"API token {self.token.prefix}…"
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() not in {"bearer", "token"}:
+            return None
+        secret = secret.strip()
+        if not secret:
+            raise exceptions.AuthenticationFailed("Authorization header has no token.")
+        token = (
+            ApiToken.objects.select_related("workspace")
+            .filter(token_hash=hash_token(secret))
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This token has been revoked.")
+        now = timezone.now()
+        if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+            ).update(last_used_at=now)
+        return TokenUser(token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'
+
+
+def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
+    user = request.user
+    memberships = Membership.objects.filter(user=user).select_related("workspace")
+    wanted = request.headers.get("X-Workspace") or request.query_params.get("workspace")
+    if wanted is None:
+        wanted = request.session.get(SESSION_WORKSPACE_KEY) if hasattr(request, "session") else None
+    if wanted is not None:
+        try:
+            wanted_id = int(wanted)
+        except (TypeError, ValueError):
+            raise exceptions.ValidationError({"workspace": ["must be a workspace id"]}) from None
+        membership = memberships.filter(workspace_id=wanted_id).first()
+        if membership is not None:
+            return membership.workspace, membership.role
+        if getattr(user, "is_superuser", False):
+            workspace = Workspace.objects.filter(pk=wanted_id).first()
+            if workspace is not None:
+                return workspace, "admin"
+        # Not a member: the same answer as a workspace that does not exist.
+        raise exceptions.NotFound("No such workspace.")
+    membership = memberships.order_by("workspace_id").first()
+    if membership is None:
+        return None
+    return membership.workspace, membership.role
+
+
+def resolve_workspace(request: Request) -> tuple[Workspace, str] | None:
+    """The workspace a request acts in and the caller's role there (cached on the request)."""
+    cached = getattr(request, "_workspace_and_role", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    auth = request.auth
+    if isinstance(auth, ApiToken):
+        result: tuple[Workspace, str] | None = (auth.workspace, auth.role)
+    elif request.user and request.user.is_authenticated:
+        result = _session_workspace(request)
+    else:
+        result = None
+    request._workspace_and_role = result  # type: ignore[attr-defined]
+    return result
+
+
+class WorkspaceRolePermission(permissions.BasePermission):
+    """Authenticated, in a workspace; viewers may only read."""
+
+    message = "Your role in this workspace cannot change data."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        resolved = resolve_workspace(request)
+        if resolved is None:
+            self.message = "You are not a member of any workspace."
+            return False
+        workspace, role = resolved
+        request.workspace = workspace  # type: ignore[attr-defined]
+        request.workspace_role = role  # type: ignore[attr-defined]
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return role in WRITE_ROLES
+
+
+class _WorkspaceThrottle(throttling.SimpleRateThrottle):
+    """Rate limits per token (or per user for sessions)."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not (request.user and request.user.is_authenticated):
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class WorkspaceBurstThrottle(_WorkspaceThrottle):
+    scope = "workspace_burst"
+
+
+class WorkspaceSustainedThrottle(_WorkspaceThrottle):
+    scope = "workspace_sustained"

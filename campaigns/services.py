@@ -1,0 +1,122 @@
+"""Writes to the messaging data. Ingestion services live here (see the API issue)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from campaigns import channels
+from campaigns.models import (
+    ApiToken,
+    Broadcast,
+    Campaign,
+    Membership,
+    Message,
+    MessageMetric,
+    Person,
+    Role,
+    Segment,
+    Workspace,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+
+def _first_reached(levels: Iterable[str], *, human_only: bool) -> Subquery:
+    metrics = MessageMetric.objects.filter(message_id=OuterRef("pk"), metric__in=list(levels))
+    if human_only:
+        metrics = metrics.filter(machine=False)
+    return Subquery(
+        metrics.order_by().values("message_id").annotate(first=Min("timestamp")).values("first")[:1]
+    )
+
+
+def message_reach_refresh(*, message_ids: Iterable[int]) -> int:
+    """Recompute the ``reached_*`` columns of these messages from their raw metrics.
+
+    Set-based (one UPDATE with correlated subqueries) and idempotent: the columns are a pure
+    function of the stored metrics, so arrival order and repeats do not matter. A machine open
+    or click still proves `sent` and `delivered`; it only fails to prove a human `opened` /
+    `clicked`.
+    """
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    at_or_after = {m: channels.CHAIN[channels.LEVEL[m]:] for m in channels.CHAIN}
+    any_chain = _first_reached(channels.CHAIN, human_only=False)
+    return Message.objects.filter(pk__in=ids).update(
+        reached_sent_at=Least(F("sent_at"), Coalesce(any_chain, F("sent_at"))),
+        reached_delivered_at=_first_reached(at_or_after[channels.DELIVERED], human_only=False),
+        reached_opened_at=_first_reached(at_or_after[channels.OPENED], human_only=False),
+        reached_opened_human_at=_first_reached(at_or_after[channels.OPENED], human_only=True),
+        reached_clicked_at=_first_reached(at_or_after[channels.CLICKED], human_only=False),
+        reached_clicked_human_at=_first_reached(at_or_after[channels.CLICKED], human_only=True),
+    )
+
+
+# --- workspaces and tokens --------------------------------------------------------------------
+
+
+def workspace_create(
+    *, name: str, time_zone: str = "UTC", owner: AbstractBaseUser | None = None
+) -> Workspace:
+    """Create a workspace (validating its time zone), making ``owner`` its admin."""
+    workspace = Workspace(name=name, time_zone=time_zone)
+    workspace.full_clean()
+    with transaction.atomic():
+        workspace.save()
+        if owner is not None:
+            Membership.objects.create(workspace=workspace, user=owner, role=Role.ADMIN)
+    return workspace
+
+
+def api_token_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    role: str = Role.EDITOR,
+    created_by: AbstractBaseUser | None = None,
+) -> tuple[ApiToken, str]:
+    """Issue a token; returns it with its secret, which is not stored and cannot be shown again."""
+    token = ApiToken(workspace=workspace, name=name, role=role, created_by=created_by)
+    secret = token.set_new_secret()
+    token.full_clean()
+    token.save()
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke a token (idempotent: revoking twice keeps the first revocation time)."""
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+# --- deletions that keep history ------------------------------------------------------------
+
+
+def source_soft_delete(*, source: Campaign | Broadcast | Segment) -> None:
+    """Hide a campaign, broadcast or segment everywhere while keeping its history (SPEC §3).
+
+    Its messages and attributions keep pointing at it; it is shown as deleted.
+    """
+    type(source).objects.filter(pk=source.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+    source.refresh_from_db(fields=["deleted_at"])
+
+
+def person_delete(*, person: Person) -> None:
+    """Remove a person's personal data (the Person row, email, attributes and their history).
+
+    Events, messages and segment changes keep the person's anonymous ``key`` (their ``person``
+    link becomes NULL), so everything they achieved keeps counting.
+    """
+    with transaction.atomic():
+        person.delete()

@@ -1,0 +1,1 @@
+"""Goals, achievements and attributions (the goals engine issue fills this app)."""

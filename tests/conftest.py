@@ -12,6 +12,48 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Membership, Role, Workspace
+from goals_project.celery import app as celery_app
+from tests.celery_worker import broker_and_database_ready, celery_worker_process
+
+__all__ = ["celery_worker_process"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``celery_worker`` need Redis and PostgreSQL; without them they are
+    deselected (not skipped, not counted), and the run says so. CI's second pass runs them."""
+    ready, why = broker_and_database_ready()
+    if ready:
+        return
+    deselected = [item for item in items if item.get_closest_marker("celery_worker")]
+    if deselected:
+        items[:] = [item for item in items if not item.get_closest_marker("celery_worker")]
+        config.hook.pytest_deselected(items=deselected)
+        config.stash[_DESELECTED_NOTE] = (
+            f"{len(deselected)} celery_worker tests deselected: {why} "
+            "(CI's PostgreSQL + Redis pass runs them)"
+        )
+
+
+_DESELECTED_NOTE = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    note = config.stash.get(_DESELECTED_NOTE, None)
+    if note:
+        terminalreporter.write_line(note)
+
+
+@pytest.fixture(autouse=True)
+def _task_mode(request: pytest.FixtureRequest) -> Any:
+    """Tasks run in-process in ordinary tests, even when a broker is configured; tests marked
+    ``celery_worker`` send them to the real worker instead."""
+    eager = request.node.get_closest_marker("celery_worker") is None
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    if not eager:
+        request.getfixturevalue("celery_worker_process")
+    yield
+    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""The last-touch attribution rule (SPEC §4.5), as pure functions: no ORM, no I/O.
+
+This module is the reference. The set-based SQL used for whole-goal recomputes must give the
+same answers, and is tested against it on the same cases.
+
+For an achievement at instant A by person P, among P's messages from the goal's sources:
+
+* A message's **touch time** is the first time it reached its channel's qualifying metric or a
+  later step of the channel's chain (``sent → delivered → opened → clicked``). When machine
+  opens/clicks are excluded, a machine ``opened``/``clicked`` does not reach ``opened`` or
+  ``clicked``, but it still proves the steps before them (a prefetch proves delivery). The
+  message's own ``sent_at`` proves ``sent``.
+* The message **qualifies** when its touch time is at or before A and at or after the **window
+  start**: local midnight, in the workspace's time zone, W days before A's local date (W = 0:
+  the same local day).
+* The achievement is credited to the qualifying message with the latest touch time; ties go to
+  the later ``sent_at``, then the higher message id. No qualifying message: unattributed.
+* Anonymous messages and messages from no source (transactional) or from sources outside the
+  goal never qualify. Deleted sources still do: deletion hides, it does not rewrite history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, tzinfo
+
+from campaigns import channels
+
+#: A source is ("campaign" | "broadcast", id).
+SourceRef = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class MetricEvent:
+    metric: str
+    timestamp: datetime
+    machine: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One of the person's messages, with the raw metrics it recorded."""
+
+    message_id: int
+    channel: str
+    sent_at: datetime
+    source: SourceRef | None
+    anonymous: bool = False
+    metrics: tuple[MetricEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    window_days: int = 7
+    metrics: Mapping[str, str] = field(default_factory=channels.default_attribution_metrics)
+    count_machine: bool = True
+
+    def qualifying_metric(self, channel: str) -> str:
+        metric = self.metrics.get(channel)
+        if metric is None or metric not in channels.CHANNEL_CHAINS[channel]:
+            return channels.default_qualifying_metric(channel)
+        return metric
+
+
+@dataclass(frozen=True)
+class Credit:
+    message_id: int
+    source: SourceRef
+    touch_time: datetime
+
+
+def touch_time(
+    candidate: Candidate, *, qualifying_metric: str, count_machine: bool
+) -> datetime | None:
+    """When the message first reached ``qualifying_metric`` or a later step of its chain."""
+    wanted = channels.LEVEL[qualifying_metric]
+    opened = channels.LEVEL[channels.OPENED]
+    times: list[datetime] = []
+    if wanted == channels.LEVEL[channels.SENT]:
+        times.append(candidate.sent_at)
+    for event in candidate.metrics:
+        level = channels.LEVEL.get(event.metric)
+        if level is None or level < wanted:
+            continue  # not a chain step (converted, bounced, ...) or an earlier one
+        if event.machine and not count_machine and wanted >= opened:
+            continue  # a machine open/click proves only the steps before `opened`
+        times.append(event.timestamp)
+    return min(times) if times else None
+
+
+def window_start(achieved_at: datetime, *, window_days: int, tz: tzinfo) -> datetime:
+    """Local midnight ``window_days`` days before the achievement's local date.
+
+    Computed on the calendar, not by subtracting 24-hour days, so a daylight-saving change
+    inside the window does not shift it. Where local midnight does not exist (a zone that
+    springs forward at 00:00) the day starts at the first instant that does.
+    """
+    local_date = achieved_at.astimezone(tz).date() - timedelta(days=window_days)
+    naive_midnight = datetime.combine(local_date, time(0))
+    return naive_midnight.replace(tzinfo=tz)
+
+
+def attribute(
+    *,
+    achieved_at: datetime,
+    candidates: Iterable[Candidate],
+    sources: frozenset[SourceRef] | set[SourceRef],
+    settings: AttributionSettings,
+    tz: tzinfo,
+) -> Credit | None:
+    """The message credited with an achievement at ``achieved_at``, or None (unattributed).
+
+    ``candidates`` are the achieving person's messages (any; the rule filters them).
+    """
+    start = window_start(achieved_at, window_days=settings.window_days, tz=tz)
+    best: tuple[datetime, datetime, int] | None = None
+    credit: Credit | None = None
+    for candidate in candidates:
+        if candidate.anonymous or candidate.source is None or candidate.source not in sources:
+            continue
+        touched = touch_time(
+            candidate,
+            qualifying_metric=settings.qualifying_metric(candidate.channel),
+            count_machine=settings.count_machine,
+        )
+        if touched is None or touched > achieved_at or touched < start:
+            continue
+        rank = (touched, candidate.sent_at, candidate.message_id)
+        if best is None or rank > best:
+            best = rank
+            credit = Credit(candidate.message_id, candidate.source, touched)
+    return credit

@@ -19,7 +19,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class DomainError(Exception):
     """A business rule refused the operation."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, errors: dict[str, list[str]] | str, field: str = "non_field_errors"):
         self.errors = errors if isinstance(errors, dict) else {field: [errors]}
@@ -70,16 +70,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         return error_response(exc.errors, exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return Response({"errors": flatten_errors(detail)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if isinstance(exc, exceptions.ValidationError):
-        return Response(
-            {"errors": flatten_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST
-        )
+        return Response({"errors": flatten_errors(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ParseError):
-        return Response(
-            {"errors": {"body": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST
-        )
+        return Response({"errors": {"body": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

@@ -1,4 +1,4 @@
-"""The messaging data that goals are measured on (SPEC §2–3).
+"""The messaging data that goals are measured on (SPEC §2-3).
 
 Every row belongs to one workspace. People carry a stable anonymous ``key`` (a UUID) that every
 event, message and segment change copies: deleting a person removes the Person row and its
@@ -35,7 +35,9 @@ def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)")
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)"
+        ) from None
 
 
 class WorkspaceQuerySet(models.QuerySet):
@@ -65,7 +67,9 @@ class SoftDeleteQuerySet(WorkspaceQuerySet):
 class Workspace(models.Model):
     name = models.CharField(max_length=200)
     time_zone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_time_zone],
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
         help_text="IANA name; report days and ISO weeks follow this zone's calendar.",
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -195,6 +199,9 @@ class PersonAttributeChange(models.Model):
     class Meta:
         indexes = [models.Index(fields=["person_key", "timestamp"], name="attrchange_key_time")]
 
+    def __str__(self) -> str:
+        return f"attributes of {self.person_key} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
 
 class Event(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
@@ -205,7 +212,8 @@ class Event(models.Model):
     name = models.CharField(max_length=255)
     data = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
-    client_id = models.CharField(
+    # NULL, not "", when absent: the unique constraint must ignore events without an id.
+    client_id = models.CharField(  # noqa: DJ001
         max_length=255, null=True, blank=True, help_text="The client's event id (idempotency)."
     )
     received_at = models.DateTimeField(default=timezone.now)
@@ -270,6 +278,9 @@ class SegmentMembershipChange(models.Model):
             models.Index(fields=["segment", "person_key", "timestamp"], name="segchange_seg_key"),
             models.Index(fields=["person_key", "timestamp"], name="segchange_key_time"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.action} segment {self.segment_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
 
 
 class CampaignStatus(models.TextChoices):

@@ -25,7 +25,7 @@ from campaigns.models import (
 )
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 def _first_reached(levels: Iterable[str], *, human_only: bool) -> Subquery:
@@ -48,7 +48,7 @@ def message_reach_refresh(*, message_ids: Iterable[int]) -> int:
     ids = list(message_ids)
     if not ids:
         return 0
-    at_or_after = {m: channels.CHAIN[channels.LEVEL[m]:] for m in channels.CHAIN}
+    at_or_after = {m: channels.CHAIN[channels.LEVEL[m] :] for m in channels.CHAIN}
     any_chain = _first_reached(channels.CHAIN, human_only=False)
     return Message.objects.filter(pk__in=ids).update(
         reached_sent_at=Least(F("sent_at"), Coalesce(any_chain, F("sent_at"))),
@@ -63,9 +63,7 @@ def message_reach_refresh(*, message_ids: Iterable[int]) -> int:
 # --- workspaces and tokens --------------------------------------------------------------------
 
 
-def workspace_create(
-    *, name: str, time_zone: str = "UTC", owner: AbstractBaseUser | None = None
-) -> Workspace:
+def workspace_create(*, name: str, time_zone: str = "UTC", owner: User | None = None) -> Workspace:
     """Create a workspace (validating its time zone), making ``owner`` its admin."""
     workspace = Workspace(name=name, time_zone=time_zone)
     workspace.full_clean()
@@ -81,7 +79,7 @@ def api_token_create(
     workspace: Workspace,
     name: str,
     role: str = Role.EDITOR,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[ApiToken, str]:
     """Issue a token; returns it with its secret, which is not stored and cannot be shown again."""
     token = ApiToken(workspace=workspace, name=name, role=role, created_by=created_by)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from campaigns import services
@@ -54,6 +55,16 @@ def _task_mode(request: pytest.FixtureRequest) -> Any:
         request.getfixturevalue("celery_worker_process")
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Each test starts with an empty cache. The API throttles count requests in it per token,
+    and a rolled-back test database hands the next test the same token id: without this, a
+    fast run trips ``100/second`` and tests fail with 429s that depend on their order."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

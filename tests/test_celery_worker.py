@@ -33,8 +33,12 @@ def test_an_ingested_metric_is_processed_by_the_worker(
 ) -> None:
     person = Person.objects.create(workspace=workspace, identifier="p1")
     message = Message.objects.create(
-        workspace=workspace, client_id="m1", person=person, person_key=person.key,
-        channel="email", sent_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        workspace=workspace,
+        client_id="m1",
+        person=person,
+        person_key=person.key,
+        channel="email",
+        sent_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
     )
     response = api.post(
         "/api/v1/messages/m1/metrics",

@@ -19,14 +19,27 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
     clean.update({"SECRET_KEY": "x", **env})
     return subprocess.run(
-        [sys.executable, "-c", "import goals_project.settings as s; print(s.DATABASES['default']['ENGINE'])"],
-        cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import goals_project.settings as s; print(s.DATABASES['default']['ENGINE'])",
+        ],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 @pytest.mark.parametrize(
     "url",
-    ["mysql://root@localhost/goals", "not a url", "postgres://postgres@127.0.0.1:5432/", "postgres://:not-a-port/x"],
+    [
+        "mysql://root@localhost/goals",
+        "not a url",
+        "postgres://postgres@127.0.0.1:5432/",
+        "postgres://:not-a-port/x",
+    ],
 )
 def test_it_refuses_a_malformed_database_url_naming_the_variable(url: str) -> None:
     result = load_settings(DATABASE_URL=url)
@@ -62,14 +75,22 @@ def test_it_requires_a_secret_key_unless_debugging() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     code = "import goals_project.settings"
     refused = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**env, "DEBUG": "0"},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DEBUG": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode != 0
     assert "SECRET_KEY" in refused.stderr
     allowed = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**env, "DEBUG": "1"},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert allowed.returncode == 0, allowed.stderr
 
@@ -78,13 +99,20 @@ def test_it_runs_tasks_in_process_without_a_broker() -> None:
     code = "import goals_project.settings as s; print(s.CELERY_TASK_ALWAYS_EAGER)"
     env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
     without = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**env, "SECRET_KEY": "x"},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "SECRET_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     with_broker = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
         env={**env, "SECRET_KEY": "x", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert without.stdout.strip() == "True"
     assert with_broker.stdout.strip() == "False"
@@ -101,7 +129,11 @@ def test_it_says_at_start_up_which_database_and_task_mode_it_uses(tmp_path: Path
     env.update(SECRET_KEY="x", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     result = subprocess.run(
         [sys.executable, "manage.py", "runserver", "--help"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     output = result.stdout + result.stderr
     assert "Goals starting:" in output

@@ -53,37 +53,60 @@ def message_with_metrics(draw: st.DrawFn) -> tuple[str, int, list[MetricEvent]]:
     return channel, sent_offset, events
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=message_with_metrics())
 def test_reached_columns_equal_the_rules_touch_time(workspace: Workspace, case: tuple) -> None:
     channel, sent_offset, events = case
     person = Person.objects.create(workspace=workspace, identifier=f"p{next(counter)}")
     message = Message.objects.create(
-        workspace=workspace, client_id=f"m{next(counter)}", person=person, person_key=person.key,
-        channel=channel, sent_at=BASE + timedelta(minutes=sent_offset),
+        workspace=workspace,
+        client_id=f"m{next(counter)}",
+        person=person,
+        person_key=person.key,
+        channel=channel,
+        sent_at=BASE + timedelta(minutes=sent_offset),
     )
     MessageMetric.objects.bulk_create(
-        MessageMetric(workspace=workspace, message=message, metric=e.metric, timestamp=e.timestamp,
-                      machine=e.machine)
+        MessageMetric(
+            workspace=workspace,
+            message=message,
+            metric=e.metric,
+            timestamp=e.timestamp,
+            machine=e.machine,
+        )
         for e in events
     )
     message_reach_refresh(message_ids=[message.pk])
     message.refresh_from_db()
-    candidate = Candidate(message.pk, channel, message.sent_at, ("campaign", 1), False, tuple(events))
+    candidate = Candidate(
+        message.pk, channel, message.sent_at, ("campaign", 1), False, tuple(events)
+    )
     for metric in channels.CHANNEL_CHAINS[channel]:
         for count_machine in (True, False):
             expected = touch_time(candidate, qualifying_metric=metric, count_machine=count_machine)
-            assert getattr(message, COLUMN[metric, count_machine]) == expected, (metric, count_machine)
+            assert getattr(message, COLUMN[metric, count_machine]) == expected, (
+                metric,
+                count_machine,
+            )
 
 
 def test_refreshing_twice_changes_nothing(workspace: Workspace) -> None:
     person = Person.objects.create(workspace=workspace, identifier="p")
     message = Message.objects.create(
-        workspace=workspace, client_id="m", person=person, person_key=person.key,
-        channel="email", sent_at=BASE,
+        workspace=workspace,
+        client_id="m",
+        person=person,
+        person_key=person.key,
+        channel="email",
+        sent_at=BASE,
     )
     MessageMetric.objects.create(
-        workspace=workspace, message=message, metric="opened", timestamp=BASE + timedelta(hours=1),
+        workspace=workspace,
+        message=message,
+        metric="opened",
+        timestamp=BASE + timedelta(hours=1),
         machine=True,
     )
     message_reach_refresh(message_ids=[message.pk])

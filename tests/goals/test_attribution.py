@@ -160,11 +160,15 @@ class TestTheTouch:
         )
         credit = credit_of(achieved, scanned, count_machine=False)  # default: delivered
         assert credit == Credit(1, ONBOARDING, at("2026-01-19T08:02"))
-        assert credit_of(achieved, scanned, metrics={"email": "clicked"}, count_machine=False) is None
+        assert (
+            credit_of(achieved, scanned, metrics={"email": "clicked"}, count_machine=False) is None
+        )
 
     def test_non_chain_metrics_never_qualify_a_message(self) -> None:
         achieved = at("2026-01-20T08:00")
-        converted = email(1, at("2026-01-19T08:00"), MetricEvent("converted", at("2026-01-19T09:00")))
+        converted = email(
+            1, at("2026-01-19T08:00"), MetricEvent("converted", at("2026-01-19T09:00"))
+        )
         assert credit_of(achieved, converted) is None
 
     def test_channels_without_delivered_default_to_sent(self) -> None:

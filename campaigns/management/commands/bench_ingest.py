@@ -88,7 +88,9 @@ class Command(BaseCommand):
 
             def post_local(body: str) -> tuple[int, dict[str, Any]]:
                 response = client.post(
-                    "/api/v1/batch", body, content_type="application/json",
+                    "/api/v1/batch",
+                    body,
+                    content_type="application/json",
                     headers={"Authorization": headers["Authorization"]},
                 )
                 return response.status_code, response.json()
@@ -97,10 +99,12 @@ class Command(BaseCommand):
 
         def post_http(body: str) -> tuple[int, dict[str, Any]]:
             request = urllib.request.Request(
-                url.rstrip("/") + "/api/v1/batch", data=body.encode(), headers=headers,
+                url.rstrip("/") + "/api/v1/batch",
+                data=body.encode(),
+                headers=headers,
                 method="POST",
             )
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=120) as response:
                 return response.status, json.loads(response.read())
 
         return post_http

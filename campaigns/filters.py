@@ -1,0 +1,161 @@
+"""List filters for campaigns, broadcasts and segments (SPEC §7: by status, kind, channel, tag,
+name). The goal source picker filters the same way, so it can reuse these.
+
+Multi-valued filters accept repeats and commas alike (``?status=running&status=draft`` or
+``?status=running,draft``) and match any of the values. Unknown values are a 400 naming the
+parameter and the allowed values, never a silently empty list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.request import Request
+
+from campaigns import channels
+from campaigns.models import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastStatus,
+    Campaign,
+    CampaignStatus,
+    Segment,
+)
+
+
+class _CommaSeparated:
+    """Accept ``?x=a&x=b``, ``?x=a,b`` and mixes of the two."""
+
+    def to_python(self, value: Any) -> list[str]:
+        values = super().to_python(value)  # type: ignore[misc]
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+
+class CommaSeparatedMultipleChoiceField(_CommaSeparated, forms.MultipleChoiceField):
+    """Several values, each checked against the choices."""
+
+
+class CommaSeparatedCharField(_CommaSeparated, forms.MultipleChoiceField):
+    """Several free-text values (tag names)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return True
+
+
+class AnyOfChoicesFilter(django_filters.MultipleChoiceFilter):
+    """Rows matching any of the given choices; an unknown value names the allowed ones."""
+
+    field_class = CommaSeparatedMultipleChoiceField
+
+    def __init__(self, *, noun: str, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        allowed = ", ".join(value for value, _ in choices)
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": f'unknown {noun} "%(value)s"; expected one of {allowed}'},
+        )
+        super().__init__(choices=choices, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Carries any of these tags (case-insensitive).",
+    }
+)
+class TagFilter(django_filters.Filter):
+    """Objects carrying any of the tags, compared case-insensitively.
+
+    A subquery rather than a join: an object with two matching tags must appear once, and a
+    DISTINCT would fight with the ordering and the count query.
+    """
+
+    field_class = CommaSeparatedCharField
+
+    def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
+        if not value:
+            return qs
+        wanted = Q()
+        for name in value:
+            wanted |= Q(tags__name__iexact=name)
+        return qs.filter(pk__in=qs.model.objects.filter(wanted).values("pk"))
+
+
+class ChannelFilter(AnyOfChoicesFilter):
+    """Broadcasts using any of the channels.
+
+    ``channels`` is a JSON list; matching the quoted name as a substring of its JSON text works
+    on SQLite and PostgreSQL alike (``contains`` on a JSON list does not exist on SQLite), and
+    the quotes keep ``"email"`` from matching a longer name.
+    """
+
+    def filter(self, qs: QuerySet[Any], value: list[str]) -> QuerySet[Any]:
+        if not value:
+            return qs
+        wanted = Q()
+        for channel in value:
+            wanted |= Q(channels__icontains=f'"{channel}"')
+        return qs.filter(wanted)
+
+
+class CampaignFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
+    status = AnyOfChoicesFilter(
+        noun="status", choices=CampaignStatus.choices, help_text="Any of these statuses."
+    )
+    tag = TagFilter(help_text="Carries any of these tags (case-insensitive).")
+
+    class Meta:
+        model = Campaign
+        fields = ["name", "status", "tag"]
+
+
+class BroadcastFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
+    kind = AnyOfChoicesFilter(
+        noun="kind", choices=BroadcastKind.choices, help_text="Any of these kinds."
+    )
+    status = AnyOfChoicesFilter(
+        noun="status", choices=BroadcastStatus.choices, help_text="Any of these statuses."
+    )
+    channel = ChannelFilter(
+        noun="channel", choices=channels.CHANNEL_CHOICES, help_text="Uses any of these channels."
+    )
+    tag = TagFilter(help_text="Carries any of these tags (case-insensitive).")
+
+    class Meta:
+        model = Broadcast
+        fields = ["name", "kind", "status", "channel", "tag"]
+
+
+class SegmentFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
+
+    class Meta:
+        model = Segment
+        fields = ["name"]
+
+
+class StableOrderingFilter(OrderingFilter):
+    """``?ordering=`` with the id as the last key: rows with equal names or timestamps keep
+    one order from page to page."""
+
+    ordering_description = (
+        "Sort by `name`, `created_at` or `updated_at`; prefix `-` to reverse; "
+        "several keys separated by commas."
+    )
+
+    def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> list[str]:
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        if ordering and not {"id", "-id", "pk", "-pk"} & set(ordering):
+            ordering.append("id")
+        return ordering
+
+
+class NameSearchFilter(SearchFilter):
+    search_description = "Words that must all appear in the name (case-insensitive)."

@@ -1,0 +1,197 @@
+"""Writes to the messaging objects goals attribute to: campaigns, broadcasts and segments.
+
+Entry points (the REST API, the admin, commands) validate input and call one of these. Each
+write runs in one transaction: the row, its tags and ``updated_at`` change together or not at
+all. Deleting is ``campaigns.services.source_soft_delete`` (history is kept, SPEC §3).
+
+Updates take ``None`` as "leave unchanged" (none of these fields can be null) and save only the
+fields they own, so a concurrent soft delete is never undone by a stale ``deleted_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from campaigns.errors import DomainError
+from campaigns.models import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastStatus,
+    Campaign,
+    CampaignStatus,
+    Segment,
+    Workspace,
+)
+
+#: taggit's ``Tag.name`` column length.
+TAG_MAX_LENGTH = 100
+
+
+def tags_clean(tags: Iterable[Any]) -> list[str]:
+    """Strip tag names and drop repeats (case-insensitively, the first spelling wins).
+
+    Raises ``DomainError`` on ``tags`` for anything that is not a non-empty string of at most
+    100 characters, so callers other than the API get the same rule.
+    """
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise DomainError({"tags": ["every tag must be a string"]})
+        name = tag.strip()
+        if not name:
+            raise DomainError({"tags": ["tags may not be blank"]})
+        if len(name) > TAG_MAX_LENGTH:
+            raise DomainError({"tags": [f"tags are at most {TAG_MAX_LENGTH} characters long"]})
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            cleaned.append(name)
+    return cleaned
+
+
+def _tags_set(obj: Campaign | Broadcast, tags: list[str]) -> None:
+    obj.tags.set(tags)
+    # A list view prefetches tags; drop that cache so the response shows the new ones.
+    getattr(obj, "_prefetched_objects_cache", {}).pop("tags", None)
+
+
+def _save(obj: models.Model, *, fields: list[str], creating: bool) -> None:
+    """Validate (choices, blank names, lengths) and write only ``fields`` on update."""
+    # The workspace is a row the caller already holds: checking it exists is a wasted query.
+    obj.full_clean(exclude=["workspace"])
+    if creating:
+        obj.save()
+    else:
+        obj.save(update_fields=[*fields, "updated_at"])
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def campaign_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    status: str = CampaignStatus.DRAFT,
+    tags: Sequence[str] = (),
+) -> Campaign:
+    now = timezone.now()
+    tag_names = tags_clean(tags)
+    campaign = Campaign(
+        workspace=workspace, name=name.strip(), status=status, created_at=now, updated_at=now
+    )
+    with transaction.atomic():
+        _save(campaign, fields=[], creating=True)
+        _tags_set(campaign, tag_names)
+    return campaign
+
+
+def campaign_update(
+    *,
+    campaign: Campaign,
+    name: str | None = None,
+    status: str | None = None,
+    tags: Sequence[str] | None = None,
+) -> Campaign:
+    """Change the given fields; ``updated_at`` moves even when only the tags changed."""
+    tag_names = tags_clean(tags) if tags is not None else None
+    fields = []
+    if name is not None:
+        campaign.name = name.strip()
+        fields.append("name")
+    if status is not None:
+        campaign.status = status
+        fields.append("status")
+    campaign.updated_at = timezone.now()
+    with transaction.atomic():
+        _save(campaign, fields=fields, creating=False)
+        if tag_names is not None:
+            _tags_set(campaign, tag_names)
+    return campaign
+
+
+# --- broadcasts --------------------------------------------------------------------------
+
+
+def broadcast_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    kind: str = BroadcastKind.NEWSLETTER,
+    status: str = BroadcastStatus.DRAFT,
+    channels: Sequence[str] = (),
+    tags: Sequence[str] = (),
+) -> Broadcast:
+    now = timezone.now()
+    tag_names = tags_clean(tags)
+    broadcast = Broadcast(
+        workspace=workspace,
+        name=name.strip(),
+        kind=kind,
+        status=status,
+        channels=list(dict.fromkeys(channels)),
+        created_at=now,
+        updated_at=now,
+    )
+    with transaction.atomic():
+        _save(broadcast, fields=[], creating=True)
+        _tags_set(broadcast, tag_names)
+    return broadcast
+
+
+def broadcast_update(
+    *,
+    broadcast: Broadcast,
+    name: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    channels: Sequence[str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> Broadcast:
+    """Change the given fields. ``channels`` replaces the list (repeats dropped)."""
+    tag_names = tags_clean(tags) if tags is not None else None
+    fields = []
+    if name is not None:
+        broadcast.name = name.strip()
+        fields.append("name")
+    if kind is not None:
+        broadcast.kind = kind
+        fields.append("kind")
+    if status is not None:
+        broadcast.status = status
+        fields.append("status")
+    if channels is not None:
+        broadcast.channels = list(dict.fromkeys(channels))
+        fields.append("channels")
+    broadcast.updated_at = timezone.now()
+    with transaction.atomic():
+        _save(broadcast, fields=fields, creating=False)
+        if tag_names is not None:
+            _tags_set(broadcast, tag_names)
+    return broadcast
+
+
+# --- segments ----------------------------------------------------------------------------
+
+
+def segment_create(*, workspace: Workspace, name: str) -> Segment:
+    now = timezone.now()
+    segment = Segment(workspace=workspace, name=name.strip(), created_at=now, updated_at=now)
+    with transaction.atomic():
+        _save(segment, fields=[], creating=True)
+    return segment
+
+
+def segment_update(*, segment: Segment, name: str | None = None) -> Segment:
+    fields = []
+    if name is not None:
+        segment.name = name.strip()
+        fields.append("name")
+    segment.updated_at = timezone.now()
+    with transaction.atomic():
+        _save(segment, fields=fields, creating=False)
+    return segment

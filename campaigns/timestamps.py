@@ -1,0 +1,65 @@
+"""Parsing API timestamps: ISO 8601 with an offset, or Unix seconds (SPEC §7).
+
+A naive ISO string ("2025-11-01T10:00:00") is rejected rather than guessed: whether it meant
+UTC or the workspace's zone changes which local day an achievement lands on and which messages
+fall in its attribution window, so the client must say. Unix seconds are JSON numbers (an int
+or a float with a fraction); a numeric *string* is read as ISO 8601, never as seconds, so
+"2025" cannot silently mean 1970. A JSON ``true``/``false`` is not a number (``bool`` is a
+subclass of ``int`` in Python, hence the explicit check).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+NAIVE_ERROR = (
+    "must include a UTC offset (e.g. 2025-11-01T10:00:00Z or 2025-11-01T10:00:00+01:00); "
+    "a time without an offset is ambiguous"
+)
+FORMAT_ERROR = "must be an ISO 8601 date-time with an offset, or Unix seconds"
+
+
+class TimestampError(ValueError):
+    """The value is not a timestamp the API accepts; ``str(exc)`` is the reason for the client."""
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An aware UTC datetime from an API value, or ``TimestampError`` saying why not."""
+    if isinstance(value, bool):
+        raise TimestampError(FORMAT_ERROR)
+    if isinstance(value, (int, float)):
+        return _from_unix_seconds(value)
+    if isinstance(value, str):
+        return _from_iso(value)
+    raise TimestampError(FORMAT_ERROR)
+
+
+def _from_unix_seconds(value: float) -> datetime:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TimestampError(FORMAT_ERROR)
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        # The usual cause is milliseconds sent where seconds are expected.
+        raise TimestampError(
+            "is out of range for Unix seconds (milliseconds? divide by 1000)"
+        ) from None
+
+
+def _from_iso(value: str) -> datetime:
+    text = value.strip()
+    if not text:
+        raise TimestampError(FORMAT_ERROR)
+    try:
+        # Python 3.11's fromisoformat reads ISO 8601 including "Z" and basic formats.
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimestampError(FORMAT_ERROR) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise TimestampError(NAIVE_ERROR)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise TimestampError("is out of range") from None

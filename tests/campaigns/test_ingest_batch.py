@@ -1,0 +1,243 @@
+"""POST /api/v1/batch: many items, each answered on its own (SPEC §7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from campaigns.models import (
+    Campaign,
+    Event,
+    Message,
+    MessageMetric,
+    Person,
+    PersonAttributeChange,
+    Segment,
+    SegmentMembershipChange,
+    Workspace,
+)
+
+pytestmark = pytest.mark.django_db
+
+T = "2025-11-05T09:00:00Z"
+
+
+def batch(api: APIClient, items: Any) -> Any:
+    return api.post("/api/v1/batch", {"items": items}, format="json")
+
+
+def event(n: int, **fields: Any) -> dict[str, Any]:
+    return {"type": "event", "person": f"p{n % 7}", "name": "page_viewed", "id": f"e{n}", **fields}
+
+
+def test_it_ingests_every_kind_of_item(
+    api: APIClient, workspace: Workspace, django_capture_on_commit_callbacks: Any
+) -> None:
+    segment = Segment.objects.create(workspace=workspace, name="Trial")
+    campaign = Campaign.objects.create(workspace=workspace, name="Onboarding")
+    items = [
+        # Metric before its message in the list: items apply by type, messages first.
+        {"type": "metric", "message": "m1", "metric": "clicked", "timestamp": T},
+        {"type": "person", "person": "ada", "email": "ada@example.org", "attributes": {"a": 1}},
+        {"type": "event", "person": "ada", "name": "signup", "id": "e1", "timestamp": T},
+        {"type": "segment", "person": "ada", "segment": segment.pk, "action": "enter"},
+        {
+            "type": "message",
+            "id": "m1",
+            "person": "ada",
+            "channel": "email",
+            "campaign": campaign.pk,
+            "sent_at": "2025-11-05T08:00:00Z",
+        },
+    ]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        r = batch(api, items)
+    assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["accepted"] == 5
+    assert body["rejected"] == 0
+    assert [(x["index"], x["status"]) for x in body["results"]] == [
+        (0, 201),
+        (1, 201),
+        (2, 201),
+        (3, 201),
+        (4, 201),
+    ]
+    assert body["results"][1]["id"] == "ada"
+    assert body["results"][2]["id"] == "e1"
+    assert body["results"][4]["id"] == "m1"
+    assert len(callbacks) == 1  # one task for the whole request
+
+    person = Person.objects.get(workspace=workspace, identifier="ada")
+    assert person.email == "ada@example.org"
+    assert PersonAttributeChange.objects.get(person=person).attributes == {"a": 1}
+    assert Event.objects.get(workspace=workspace).person_key == person.key
+    assert SegmentMembershipChange.objects.get(workspace=workspace).person_key == person.key
+    message = Message.objects.get(workspace=workspace)
+    assert (message.campaign, message.person_key) == (campaign, person.key)
+    assert MessageMetric.objects.get(message=message).metric == "clicked"
+    # The task ran after the commit: the click reached through the whole chain.
+    message.refresh_from_db()
+    clicked = datetime(2025, 11, 5, 9, 0, tzinfo=UTC)
+    assert message.reached_delivered_at == clicked
+    assert message.reached_clicked_human_at == clicked
+
+
+def test_one_bad_item_does_not_stop_the_others(api: APIClient, workspace: Workspace) -> None:
+    items = [event(0), event(1, timestamp="not a time"), event(2), "garbage", event(3, name="")]
+    r = batch(api, items)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (2, 3)
+    results = body["results"]
+    assert [x["status"] for x in results] == [201, 400, 201, 400, 400]
+    assert list(results[1]["errors"]) == ["timestamp"]
+    assert "non_field_errors" in results[3]["errors"]
+    assert list(results[4]["errors"]) == ["name"]
+    assert "errors" not in results[0]
+    assert set(Event.objects.filter(workspace=workspace).values_list("client_id", flat=True)) == {
+        "e0",
+        "e2",
+    }
+
+
+def test_it_reports_bad_references_by_index(
+    api: APIClient, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    theirs = Campaign.objects.create(workspace=other_workspace, name="Theirs")
+    items = [
+        {"type": "message", "id": "m1", "person": "a", "channel": "sms", "sent_at": T},
+        {"type": "metric", "message": "m1", "metric": "opened", "timestamp": T},
+        {"type": "metric", "message": "nope", "metric": "sent", "timestamp": T},
+        {
+            "type": "message",
+            "id": "m2",
+            "person": "a",
+            "channel": "sms",
+            "campaign": theirs.pk,
+            "sent_at": T,
+        },
+        {"type": "metric", "message": "m2", "metric": "sent", "timestamp": T},
+        {"type": "segment", "person": "a", "segment": 999999, "action": "enter"},
+        {"type": "delete_person", "person": "nobody"},
+        {"type": "visit", "person": "a"},
+    ]
+    r = batch(api, items)
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == [201, 400, 404, 400, 404, 400, 404, 400]
+    assert list(results[1]["errors"]) == ["metric"]  # sms has no opened
+    assert list(results[2]["errors"]) == ["message"]
+    assert list(results[3]["errors"]) == ["campaign"]
+    assert list(results[5]["errors"]) == ["segment"]
+    assert list(results[6]["errors"]) == ["person"]
+    assert list(results[7]["errors"]) == ["type"]
+    assert list(
+        Message.objects.filter(workspace=workspace).values_list("client_id", flat=True)
+    ) == ["m1"]
+    assert not MessageMetric.objects.exists()
+
+
+def test_the_same_event_id_in_one_batch_is_stored_once(
+    api: APIClient, workspace: Workspace
+) -> None:
+    r = batch(api, [event(1), event(1), event(2)])
+    assert [x["status"] for x in r.json()["results"]] == [201, 200, 201]
+    assert Event.objects.filter(workspace=workspace).count() == 2
+    again = batch(api, [event(1), event(3)])
+    assert [x["status"] for x in again.json()["results"]] == [200, 201]
+    assert Event.objects.filter(workspace=workspace).count() == 3
+
+
+def test_a_repeated_message_id_in_one_batch(api: APIClient, workspace: Workspace) -> None:
+    message = {"type": "message", "id": "m1", "person": "a", "channel": "email", "sent_at": T}
+    r = batch(api, [message, dict(message), {**message, "channel": "push"}])
+    assert [x["status"] for x in r.json()["results"]] == [201, 200, 409]
+    assert Message.objects.get(workspace=workspace).channel == "email"
+
+
+def test_person_items_merge_in_item_order(api: APIClient, workspace: Workspace) -> None:
+    items = [
+        {"type": "event", "person": "ada", "name": "signup"},
+        {"type": "person", "person": "ada", "attributes": {"plan": "free", "x": 1}},
+        {"type": "person", "person": "ada", "attributes": {"plan": "pro", "x": None}},
+    ]
+    r = batch(api, items)
+    assert [x["status"] for x in r.json()["results"]] == [201, 201, 200]
+    person = Person.objects.get(workspace=workspace, identifier="ada")
+    assert person.attributes == {"plan": "pro"}
+    snapshots = PersonAttributeChange.objects.filter(person=person).order_by("id")
+    assert [c.attributes for c in snapshots] == [{"plan": "free", "x": 1}, {"plan": "pro"}]
+
+
+def test_a_deletion_applies_after_the_other_items(api: APIClient, workspace: Workspace) -> None:
+    items = [
+        {"type": "delete_person", "person": "ada"},
+        {"type": "event", "person": "ada", "name": "signup", "id": "e1"},
+    ]
+    api.put("/api/v1/people/ada", {"attributes": {"a": 1}}, format="json")
+    key = Person.objects.get(workspace=workspace, identifier="ada").key
+    r = batch(api, items)
+    assert [x["status"] for x in r.json()["results"]] == [200, 201]
+    assert not Person.objects.filter(workspace=workspace).exists()
+    assert not PersonAttributeChange.objects.exists()
+    stored = Event.objects.get(workspace=workspace)
+    assert (stored.person_id, stored.person_key) == (None, key)
+
+
+def test_it_accepts_1000_items_with_few_queries(
+    api: APIClient, workspace: Workspace, django_assert_max_num_queries: Any
+) -> None:
+    items = [event(n, timestamp=1762333200 + n, data={"n": n}) for n in range(1000)]
+    # Bulk writes: the count must not grow with the number of items (SQLite splits an INSERT
+    # into chunks of ~100 rows: 19 queries today).
+    with django_assert_max_num_queries(25):
+        r = batch(api, items)
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 1000
+    assert Event.objects.filter(workspace=workspace).count() == 1000
+    assert Person.objects.filter(workspace=workspace).count() == 7
+
+
+def test_it_refuses_more_than_1000_items(api: APIClient) -> None:
+    r = batch(api, [event(n) for n in range(1001)])
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["items"]
+    assert not Event.objects.exists()
+
+
+def test_items_must_be_a_list(api: APIClient) -> None:
+    r = batch(api, {"type": "event"})
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["items"]
+
+
+def test_items_are_required(api: APIClient) -> None:
+    r = api.post("/api/v1/batch", {}, format="json")
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["items"]
+
+
+def test_the_body_must_be_an_object(api: APIClient) -> None:
+    r = api.post("/api/v1/batch", [event(1)], format="json")
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["body"]
+    assert not Event.objects.exists()
+
+
+def test_an_empty_batch_is_fine(api: APIClient) -> None:
+    r = batch(api, [])
+    assert r.status_code == 200
+    assert r.json() == {"results": [], "accepted": 0, "rejected": 0}
+
+
+def test_batch_and_single_endpoints_give_the_same_errors(api: APIClient) -> None:
+    single = api.post(
+        "/api/v1/people/ada/events", {"name": "x", "timestamp": "2025-11-05T09:00"}, format="json"
+    )
+    in_batch = batch(
+        api, [{"type": "event", "person": "ada", "name": "x", "timestamp": "2025-11-05T09:00"}]
+    )
+    assert single.json()["errors"] == in_batch.json()["results"][0]["errors"]

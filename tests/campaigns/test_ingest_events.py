@@ -1,0 +1,172 @@
+"""POST /api/v1/people/{identifier}/events (SPEC §3, §7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from campaigns.models import Event, Person, Workspace
+
+pytestmark = pytest.mark.django_db
+
+
+def post(api: APIClient, body: Any, identifier: str = "cust-1") -> Any:
+    return api.post(f"/api/v1/people/{identifier}/events", body, format="json")
+
+
+def test_it_stores_an_event(api: APIClient, workspace: Workspace) -> None:
+    api.put("/api/v1/people/cust-1", {}, format="json")
+    r = post(
+        api,
+        {
+            "name": "plan_activated",
+            "data": {"plan": "pro", "price": "29.00"},
+            "timestamp": "2025-11-05T10:00:00+01:00",
+            "id": "evt-1",
+        },
+    )
+    assert r.status_code == 201, r.json()
+    assert r.json() == {
+        "id": "evt-1",
+        "person": "cust-1",
+        "name": "plan_activated",
+        "data": {"plan": "pro", "price": "29.00"},
+        "timestamp": "2025-11-05T09:00:00Z",
+        "received_at": r.json()["received_at"],
+    }
+    event = Event.objects.get(workspace=workspace)
+    person = Person.objects.get(workspace=workspace, identifier="cust-1")
+    assert event.person == person
+    assert event.person_key == person.key
+    assert event.client_id == "evt-1"
+    assert event.data == {"plan": "pro", "price": "29.00"}
+    assert event.timestamp == datetime(2025, 11, 5, 9, 0, tzinfo=UTC)
+
+
+def test_it_creates_an_unknown_person(api: APIClient, workspace: Workspace) -> None:
+    r = post(api, {"name": "signup"}, identifier="new-person")
+    assert r.status_code == 201
+    person = Person.objects.get(workspace=workspace, identifier="new-person")
+    assert person.attributes == {}
+    assert Event.objects.get(workspace=workspace).person_key == person.key
+
+
+def test_it_defaults_the_timestamp_to_now_and_data_to_empty(
+    api: APIClient, workspace: Workspace
+) -> None:
+    r = post(api, {"name": "signup"})
+    assert r.status_code == 201
+    event = Event.objects.get(workspace=workspace)
+    assert abs(event.timestamp - timezone.now()) < timedelta(minutes=1)
+    assert event.data == {}
+    assert event.client_id is None
+    assert r.json()["id"] is None
+
+
+def test_the_same_id_twice_is_stored_once(api: APIClient, workspace: Workspace) -> None:
+    first = post(api, {"name": "signup", "id": "evt-1", "timestamp": 1762333200})
+    again = post(api, {"name": "signup", "id": "evt-1", "timestamp": 1762333200})
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["id"] == "evt-1"
+    assert again.json()["timestamp"] == first.json()["timestamp"]
+    assert Event.objects.filter(workspace=workspace).count() == 1
+
+
+def test_an_integer_id_is_read_as_its_string(api: APIClient, workspace: Workspace) -> None:
+    assert post(api, {"name": "signup", "id": 42}).status_code == 201
+    assert post(api, {"name": "signup", "id": "42"}).status_code == 200
+    assert Event.objects.get(workspace=workspace).client_id == "42"
+
+
+def test_events_without_id_are_all_stored(api: APIClient, workspace: Workspace) -> None:
+    post(api, {"name": "page_viewed"})
+    post(api, {"name": "page_viewed"})
+    assert Event.objects.filter(workspace=workspace).count() == 2
+
+
+def test_it_rejects_a_missing_name(api: APIClient) -> None:
+    r = post(api, {"data": {"a": 1}})
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["name"]
+    assert not Event.objects.exists()
+    # A refused event creates no person either.
+    assert not Person.objects.exists()
+
+
+def test_it_rejects_a_blank_name(api: APIClient) -> None:
+    r = post(api, {"name": "  "})
+    assert r.status_code == 400
+    assert "name" in r.json()["errors"]
+
+
+def test_it_rejects_data_that_is_not_an_object(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "data": "plan=pro"})
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["data"]
+    assert not Event.objects.exists()
+
+
+def test_it_rejects_an_unparseable_timestamp(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "timestamp": "yesterday"})
+    assert r.status_code == 400
+    assert list(r.json()["errors"]) == ["timestamp"]
+    assert not Event.objects.exists()
+
+
+def test_it_rejects_a_naive_timestamp(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "timestamp": "2025-11-05T10:00:00"})
+    assert r.status_code == 400
+    assert "offset" in r.json()["errors"]["timestamp"][0]
+    assert not Event.objects.exists()
+
+
+def test_it_rejects_a_date_without_time(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "timestamp": "2025-11-05"})
+    assert r.status_code == 400
+    assert "timestamp" in r.json()["errors"]
+
+
+def test_it_rejects_a_boolean_timestamp(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "timestamp": True})
+    assert r.status_code == 400
+    assert "timestamp" in r.json()["errors"]
+
+
+def test_it_rejects_milliseconds_with_a_hint(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "timestamp": 1762333200000000})
+    assert r.status_code == 400
+    assert "milliseconds" in r.json()["errors"]["timestamp"][0]
+
+
+def test_it_accepts_unix_seconds(api: APIClient, workspace: Workspace) -> None:
+    r = post(api, {"name": "signup", "timestamp": 1762333200.5})
+    assert r.status_code == 201
+    assert Event.objects.get(workspace=workspace).timestamp == datetime(
+        2025, 11, 5, 9, 0, 0, 500000, tzinfo=UTC
+    )
+
+
+def test_it_accepts_z_and_offsets(api: APIClient, workspace: Workspace) -> None:
+    post(api, {"name": "a", "timestamp": "2025-11-05T09:00:00Z"})
+    post(api, {"name": "b", "timestamp": "2025-11-05T04:00:00-05:00"})
+    assert set(Event.objects.values_list("timestamp", flat=True)) == {
+        datetime(2025, 11, 5, 9, 0, tzinfo=UTC)
+    }
+
+
+def test_it_rejects_a_person_in_the_body(api: APIClient) -> None:
+    r = post(api, {"name": "signup", "person": "someone-else"})
+    assert r.status_code == 400
+    assert "person" in r.json()["errors"]
+    assert not Event.objects.exists()
+
+
+def test_it_names_every_bad_field(api: APIClient) -> None:
+    r = post(api, {"name": 7, "data": [], "timestamp": "nope", "id": ""})
+    assert r.status_code == 400
+    assert set(r.json()["errors"]) == {"name", "data", "timestamp", "id"}

@@ -16,11 +16,21 @@ def process_ingested(
     segment_change_ids: list[int] | None = None,
     attribute_change_ids: list[int] | None = None,
 ) -> int:
-    """Derive what ingestion stored raw: refresh the touched messages' reached columns.
+    """Derive what one ingestion stored raw, then bring the workspace's goals up to date.
 
-    ``message_ids`` are messages created or given a metric; the other lists are the rows one
-    ingestion request stored (events, segment membership changes, attribute snapshots) so the
-    goals engine can evaluate exactly those. The goals engine hooks its evaluation in here (it
-    runs after the refresh, so it sees the messages' current reach).
+    ``message_ids`` are messages created or given a metric; the other lists are the rows the
+    request stored (events, segment membership changes, attribute snapshots). The messages'
+    reached columns are refreshed first, in the same task, so goal evaluation sees them.
+    Both steps re-derive from stored rows, so a retry or a duplicate delivery changes nothing.
+    Returns how many goals were re-evaluated.
     """
-    return services.message_reach_refresh(message_ids=message_ids or [])
+    from goals import engine  # goals builds on campaigns; the import stays one-way at load
+
+    services.message_reach_refresh(message_ids=message_ids or [])
+    return engine.process_ingested(
+        workspace_id=workspace_id,
+        message_ids=message_ids or [],
+        event_ids=event_ids or [],
+        segment_change_ids=segment_change_ids or [],
+        attribute_change_ids=attribute_change_ids or [],
+    )

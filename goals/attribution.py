@@ -108,12 +108,16 @@ def attribute(
     sources: frozenset[SourceRef] | set[SourceRef],
     settings: AttributionSettings,
     tz: tzinfo,
+    not_before: datetime | None = None,
 ) -> Credit | None:
     """The message credited with an achievement at ``achieved_at``, or None (unattributed).
 
     ``candidates`` are the achieving person's messages (any; the rule filters them).
+    ``not_before`` is the tracking start: touches before it never count, whatever the window.
     """
     start = window_start(achieved_at, window_days=settings.window_days, tz=tz)
+    if not_before is not None:
+        start = max(start, not_before)
     best: tuple[datetime, datetime, int] | None = None
     credit: Credit | None = None
     for candidate in candidates:

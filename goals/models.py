@@ -1,1 +1,183 @@
-"""Goals, achievements and attributions (the goals engine issue fills this app)."""
+"""Goals, their sources, achievements and attributions (SPEC §4–6).
+
+A goal's **result** is the set of its achievements, each carrying its attribution (the credited
+message and source, or none), plus the daily rollups derived from them. Results are
+**versioned**: readers see ``Goal.current_version`` only. A recompute builds the whole result
+under a new version number, then switches ``current_version`` in one transaction and drops the
+old rows, so readers never see half a result. Incremental processing after ingestion edits the
+current version in place, under row locks (see ``goals.services``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from taggit.managers import TaggableManager
+
+from campaigns import channels
+from campaigns.models import Broadcast, Campaign, Message, Person, Workspace, WorkspaceQuerySet
+
+#: Money: up to 12 integer digits and 6 decimals (every ISO 4217 minor unit fits).
+MONEY = {"max_digits": 18, "decimal_places": 6}
+
+
+class GoalStatus(models.TextChoices):
+    READY = "ready", "Ready"
+    RECOMPUTING = "recomputing", "Recomputing"
+
+
+class Goal(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    tags = TaggableManager(blank=True)
+    #: ``{"trigger": {...}, "filters": [...]}``, validated by ``goals.criteria``.
+    criteria = models.JSONField(default=dict)
+
+    # Impact: no currency means no impact. Either a static amount or an event data key.
+    impact_currency = models.CharField(max_length=3, blank=True, default="")
+    impact_static = models.DecimalField(null=True, blank=True, **MONEY)  # type: ignore[call-overload]
+    impact_event_key = models.CharField(max_length=255, blank=True, default="")
+
+    # Attribution settings (SPEC §4.4).
+    window_days = models.PositiveSmallIntegerField(default=7)
+    metrics = models.JSONField(default=channels.default_attribution_metrics)
+    count_machine = models.BooleanField(default=True)
+
+    status = models.CharField(max_length=12, choices=GoalStatus.choices, default=GoalStatus.READY)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    #: The version readers see (0: nothing computed yet).
+    current_version = models.PositiveIntegerField(default=0)
+    #: Bumped by every change to criteria, impact, sources or settings. A recompute builds the
+    #: result for the requested version; a build overtaken by a newer request is discarded.
+    requested_version = models.PositiveIntegerField(default=0)
+    #: Recompute lease: a worker claims the goal with a conditional UPDATE, so two recomputes of
+    #: one goal never build at once; an expired lease (crashed worker) can be taken over.
+    recompute_lease_until = models.DateTimeField(null=True, blank=True)
+    #: The periodic reconcile has re-evaluated everyone whose data arrived before this instant.
+    reconciled_through = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[WorkspaceQuerySet] = WorkspaceQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_impact(self) -> bool:
+        return bool(self.impact_currency)
+
+
+class GoalSource(models.Model):
+    """A campaign or a newsletter broadcast credited by a goal. Survives soft deletion."""
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="sources")
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="goal_sources"
+    )
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.PROTECT, related_name="goal_sources"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(campaign__isnull=False) & Q(broadcast__isnull=True))
+                | (Q(campaign__isnull=True) & Q(broadcast__isnull=False)),
+                name="goalsource_exactly_one",
+            ),
+            models.UniqueConstraint(
+                fields=["goal", "campaign"],
+                condition=Q(campaign__isnull=False),
+                name="goalsource_unique_campaign",
+            ),
+            models.UniqueConstraint(
+                fields=["goal", "broadcast"],
+                condition=Q(broadcast__isnull=False),
+                name="goalsource_unique_broadcast",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.campaign or self.broadcast)
+
+    @property
+    def ref(self) -> tuple[str, int]:
+        if self.campaign_id is not None:
+            return ("campaign", self.campaign_id)
+        assert self.broadcast_id is not None
+        return ("broadcast", self.broadcast_id)
+
+
+class TriggerKind(models.TextChoices):
+    EVENT = "event", "Event"
+    ATTRIBUTE = "attribute", "Attribute change"
+    SEGMENT = "segment", "Segment entered"
+    MESSAGE = "message", "Message metric"
+
+
+class Achievement(models.Model):
+    """One achievement of a goal by a person, with its attribution, in one result version.
+
+    ``(goal, version, trigger_kind, trigger_id)`` is unique: the same trigger (an event, an
+    attribute change, a segment entry, a message) never makes two achievements.
+    """
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="achievements")
+    version = models.PositiveIntegerField()
+    person_key = models.UUIDField()
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    achieved_at = models.DateTimeField()
+    #: The achievement's calendar day in the workspace's time zone (reports bucket by it).
+    local_date = models.DateField()
+    revenue = models.DecimalField(default=Decimal(0), **MONEY)  # type: ignore[call-overload]
+    #: The impact event key was missing or not a number: counted, with revenue 0.
+    revenue_missing = models.BooleanField(default=False)
+    trigger_kind = models.CharField(max_length=10, choices=TriggerKind.choices)
+    trigger_id = models.BigIntegerField()
+
+    #: Start of the attribution window (local midnight W days back), fixed when attributed.
+    window_start = models.DateTimeField(null=True, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    touch_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "version", "trigger_kind", "trigger_id"],
+                name="achievement_unique_trigger",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["goal", "version", "local_date", "person_key"], name="ach_goal_day_person"
+            ),
+            models.Index(fields=["goal", "version", "person_key"], name="ach_goal_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id}:{self.person_key} @ {self.achieved_at}"
+
+    @property
+    def attributed(self) -> bool:
+        return self.message_id is not None

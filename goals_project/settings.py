@@ -214,7 +214,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, Any] = {}
+# The reconcile pass restarts lost recomputes and re-evaluates recently arrived data.
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    "goals-reconcile": {
+        "task": "goals.tasks.reconcile",
+        "schedule": float(env_int("GOALS_RECONCILE_SECONDS", 300)),
+    },
+}
 
 # --- REST framework -------------------------------------------------------------------------
 

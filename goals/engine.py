@@ -1,0 +1,779 @@
+"""The goals engine: evaluation, set-based attribution, recomputes and incremental updates.
+
+Data flows one way (STYLE.md): ingestion stores raw rows and queues
+``campaigns.tasks.process_ingested``, which calls ``process_ingested`` here; goal changes call
+``recompute_request``, which queues ``goals.tasks.recompute_goal``.
+
+**Evaluation** turns stored rows into achievements: the trigger rows since the tracking start
+(events, attribute changes, segment entries, messages reaching a metric), kept where every
+filter holds at that moment. It runs for a whole goal (recompute) or for a set of people
+(incremental), with the same code, so the two cannot disagree.
+
+**Attribution** is one UPDATE per goal (or per chunk of people) whose correlated subquery picks,
+for each achievement, the best qualifying message: the set-based twin of
+``goals.attribution.attribute``, tested against it.
+
+**Order independence.** Incremental processing never applies a delta: for every person the new
+rows concern, it re-derives that person's achievements for the goal from everything stored,
+diffs them against the current result, and re-attributes all of that person's achievements. A
+late message, metric, segment change or attribute change therefore lands exactly where it would
+have had it arrived first.
+
+**Recomputes** build a new result version beside the current one (readers keep the old one),
+switch ``current_version`` in one short transaction, then catch up on the people whose data
+arrived while building. Two recomputes of one goal never build at once: a worker claims the
+goal with a conditional UPDATE on ``recompute_lease_until`` (a lease, not a database lock, so it
+works on SQLite and PostgreSQL alike, needs no connection held open for minutes, and expires if
+a worker dies). A build overtaken by a newer change is discarded at the switch (version check).
+Incremental updates and the switch serialise on the goal row (``select_for_update``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.db.models import (
+    Case,
+    DateTimeField,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from campaigns import channels
+from campaigns.models import (
+    Event,
+    Message,
+    MessageMetric,
+    Person,
+    PersonAttributeChange,
+    SegmentAction,
+    SegmentMembershipChange,
+)
+from goals import attribution, conditions
+from goals.models import Achievement, Goal, GoalStatus, TriggerKind
+
+logger = logging.getLogger("goals.engine")
+
+#: People per query when a set of people is loaded or re-evaluated.
+CHUNK = 2000
+#: How long a recompute may hold its goal before another worker may take it over.
+LEASE = timedelta(minutes=30)
+MONEY_QUANT = Decimal("0.000001")
+MONEY_MAX = Decimal("1e12")
+
+#: Which ``Message.reached_*`` column holds the touch time for (metric, count machine).
+TOUCH_COLUMN: dict[tuple[str, bool], str] = {
+    (channels.SENT, True): "reached_sent_at",
+    (channels.SENT, False): "reached_sent_at",
+    (channels.DELIVERED, True): "reached_delivered_at",
+    (channels.DELIVERED, False): "reached_delivered_at",
+    (channels.OPENED, True): "reached_opened_at",
+    (channels.OPENED, False): "reached_opened_human_at",
+    (channels.CLICKED, True): "reached_clicked_at",
+    (channels.CLICKED, False): "reached_clicked_human_at",
+}
+
+
+# --- the goal, read once -------------------------------------------------------------------
+
+
+@dataclass
+class GoalSpec:
+    """Everything evaluation and attribution need from a goal, read once."""
+
+    goal: Goal
+    tz: ZoneInfo
+    tracking_start: datetime
+    trigger: dict[str, Any]
+    filters: list[dict[str, Any]]
+    settings: attribution.AttributionSettings
+    campaign_ids: list[int] = field(default_factory=list)
+    broadcast_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, goal: Goal) -> GoalSpec:
+        criteria = goal.criteria or {}
+        campaign_ids: list[int] = []
+        broadcast_ids: list[int] = []
+        for campaign_id, broadcast_id in goal.sources.values_list("campaign_id", "broadcast_id"):
+            if campaign_id is not None:
+                campaign_ids.append(campaign_id)
+            elif broadcast_id is not None:
+                broadcast_ids.append(broadcast_id)
+        return cls(
+            goal=goal,
+            tz=goal.workspace.tz,
+            tracking_start=django_settings.GOALS_TRACKING_START,
+            trigger=criteria.get("trigger") or {},
+            filters=list(criteria.get("filters") or []),
+            settings=attribution.AttributionSettings(
+                window_days=goal.window_days,
+                metrics=dict(goal.metrics or {}),
+                count_machine=goal.count_machine,
+            ),
+            campaign_ids=campaign_ids,
+            broadcast_ids=broadcast_ids,
+        )
+
+    @property
+    def trigger_type(self) -> str:
+        return str(self.trigger.get("type", ""))
+
+    @property
+    def uses_attributes(self) -> bool:
+        return self.trigger_type == "attribute" or any(
+            f.get("type") == "attribute" for f in self.filters
+        )
+
+    @property
+    def segment_ids(self) -> set[int]:
+        ids = {int(f["segment"]) for f in self.filters if f.get("type") == "segment"}
+        if self.trigger_type == "segment":
+            ids.add(int(self.trigger["segment"]))
+        return ids
+
+    def window_start(self, achieved_at: datetime) -> datetime:
+        start = attribution.window_start(
+            achieved_at, window_days=self.settings.window_days, tz=self.tz
+        )
+        return max(start, self.tracking_start)
+
+
+# --- evaluation: stored rows -> achievements ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: str
+    trigger_id: int
+    person_key: uuid.UUID
+    person_id: int | None
+    at: datetime
+    data: Any = None
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _scoped(qs: QuerySet[Any], person_keys: Sequence[uuid.UUID] | None) -> Iterator[QuerySet[Any]]:
+    """The queryset once (everyone), or once per chunk of ``person_keys``."""
+    if person_keys is None:
+        yield qs
+        return
+    for chunk in _chunks(person_keys):
+        yield qs.filter(person_key__in=list(chunk))
+
+
+def _triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterator[Trigger]:
+    goal, trigger, start = spec.goal, spec.trigger, spec.tracking_start
+    kind = spec.trigger_type
+    if kind == "event":
+        events = Event.objects.filter(
+            workspace_id=goal.workspace_id, name=trigger.get("name", ""), timestamp__gte=start
+        )
+        wanted = list(trigger.get("conditions") or [])
+        for qs in _scoped(events, person_keys):
+            rows = qs.values_list("id", "person_key", "person_id", "timestamp", "data")
+            for event_id, key, person_id, at, data in rows.iterator(chunk_size=5000):
+                if conditions.all_match(wanted, data):
+                    yield Trigger(TriggerKind.EVENT, event_id, key, person_id, at, data)
+    elif kind == "segment":
+        changes = SegmentMembershipChange.objects.filter(
+            workspace_id=goal.workspace_id,
+            segment_id=trigger.get("segment"),
+            action=SegmentAction.ENTER,
+            timestamp__gte=start,
+        )
+        for qs in _scoped(changes, person_keys):
+            rows = qs.values_list("id", "person_key", "person_id", "timestamp")
+            for change_id, key, person_id, at in rows.iterator(chunk_size=5000):
+                yield Trigger(TriggerKind.SEGMENT, change_id, key, person_id, at)
+    elif kind == "attribute":
+        yield from _attribute_triggers(spec, person_keys)
+    elif kind == "message":
+        yield from _message_triggers(spec, person_keys)
+
+
+def _attribute_triggers(
+    spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None
+) -> Iterator[Trigger]:
+    """A change from not matching to matching (the state before a person's first recorded
+    change is "no attributes"). Setting the same value again is not a new achievement."""
+    condition = spec.trigger
+    changes = PersonAttributeChange.objects.filter(workspace_id=spec.goal.workspace_id)
+    for qs in _scoped(changes, person_keys):
+        rows = qs.order_by("person_key", "timestamp", "id").values_list(
+            "id", "person_key", "person_id", "timestamp", "attributes"
+        )
+        previous_key: uuid.UUID | None = None
+        was_matching = False
+        for change_id, key, person_id, at, attributes in rows.iterator(chunk_size=5000):
+            if key != previous_key:
+                previous_key, was_matching = key, False
+            now_matching = conditions.matches(condition, attributes)
+            if now_matching and not was_matching and at >= spec.tracking_start:
+                yield Trigger(TriggerKind.ATTRIBUTE, change_id, key, person_id, at)
+            was_matching = now_matching
+
+
+def _message_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterator[Trigger]:
+    """A message reaching a metric; a chain metric is reached by any later step too."""
+    trigger = spec.trigger
+    metric = trigger.get("metric", "")
+    messages = Message.objects.filter(
+        workspace_id=spec.goal.workspace_id, anonymous=False, person_key__isnull=False
+    )
+    if trigger.get("channel"):
+        messages = messages.filter(channel=trigger["channel"])
+    if trigger.get("campaign"):
+        messages = messages.filter(campaign_id=trigger["campaign"])
+    if trigger.get("broadcast"):
+        messages = messages.filter(broadcast_id=trigger["broadcast"])
+    if metric in channels.LEVEL:
+        column = TOUCH_COLUMN[(metric, spec.settings.count_machine)]
+        if metric == channels.SENT:
+            reached: Any = Coalesce(F("reached_sent_at"), F("sent_at"))
+        else:
+            reached = F(column)
+            # A channel without this step never reaches it (an SMS is never "opened").
+            messages = messages.filter(
+                channel__in=[c for c, chain in channels.CHANNEL_CHAINS.items() if metric in chain]
+            )
+    else:
+        reached = Subquery(
+            MessageMetric.objects.filter(message_id=OuterRef("pk"), metric=metric)
+            .order_by()
+            .values("message_id")
+            .annotate(first=Min("timestamp"))
+            .values("first")[:1]
+        )
+    messages = messages.annotate(reached_at=reached).filter(reached_at__gte=spec.tracking_start)
+    for qs in _scoped(messages, person_keys):
+        rows = qs.values_list("id", "person_key", "person_id", "reached_at")
+        for message_id, key, person_id, at in rows.iterator(chunk_size=5000):
+            yield Trigger(TriggerKind.MESSAGE, message_id, key, person_id, at)
+
+
+class _History:
+    """Attribute snapshots and segment memberships of a set of people, for "at that moment"."""
+
+    def __init__(self, spec: GoalSpec, person_keys: Iterable[uuid.UUID]):
+        keys = list(set(person_keys))
+        self.attributes: dict[uuid.UUID, tuple[list[datetime], list[Any]]] = {}
+        self.segments: dict[tuple[int, uuid.UUID], tuple[list[datetime], list[bool]]] = {}
+        needs_attributes = any(f.get("type") == "attribute" for f in spec.filters)
+        segment_ids = [int(f["segment"]) for f in spec.filters if f.get("type") == "segment"]
+        for chunk in _chunks(keys):
+            if needs_attributes:
+                rows = (
+                    PersonAttributeChange.objects.filter(person_key__in=list(chunk))
+                    .order_by("person_key", "timestamp", "id")
+                    .values_list("person_key", "timestamp", "attributes")
+                )
+                for key, at, attributes in rows:
+                    times, values = self.attributes.setdefault(key, ([], []))
+                    times.append(at)
+                    values.append(attributes)
+            if segment_ids:
+                seg_rows = (
+                    SegmentMembershipChange.objects.filter(
+                        segment_id__in=segment_ids, person_key__in=list(chunk)
+                    )
+                    .order_by("segment_id", "person_key", "timestamp", "id")
+                    .values_list("segment_id", "person_key", "timestamp", "action")
+                )
+                for segment_id, key, at, action in seg_rows:
+                    times, states = self.segments.setdefault((segment_id, key), ([], []))
+                    times.append(at)
+                    states.append(action == SegmentAction.ENTER)
+
+    def attributes_at(self, key: uuid.UUID, at: datetime) -> Any:
+        times, values = self.attributes.get(key, ([], []))
+        index = bisect.bisect_right(times, at)
+        return values[index - 1] if index else {}
+
+    def in_segment_at(self, segment_id: int, key: uuid.UUID, at: datetime) -> bool:
+        times, states = self.segments.get((segment_id, key), ([], []))
+        index = bisect.bisect_right(times, at)
+        return states[index - 1] if index else False
+
+
+def _filters_hold(spec: GoalSpec, history: _History, trig: Trigger) -> bool:
+    for flt in spec.filters:
+        if flt.get("type") == "attribute":
+            if not conditions.matches(flt, history.attributes_at(trig.person_key, trig.at)):
+                return False
+        elif flt.get("type") == "segment":
+            inside = history.in_segment_at(int(flt["segment"]), trig.person_key, trig.at)
+            if inside != bool(flt.get("in", True)):
+                return False
+    return True
+
+
+def _revenue(spec: GoalSpec, trig: Trigger) -> tuple[Decimal, bool]:
+    """(revenue, value missing). Static amounts apply to every trigger; an event key reads
+    the event's data and counts a missing or non-numeric value as 0, flagged."""
+    goal = spec.goal
+    if not goal.impact_currency:
+        return Decimal(0), False
+    if goal.impact_static is not None:
+        return Decimal(goal.impact_static), False
+    if goal.impact_event_key:
+        value = conditions.get_path(trig.data, goal.impact_event_key)
+        number = conditions.as_decimal(value)
+        if number is None or abs(number) >= MONEY_MAX:
+            return Decimal(0), True
+        try:
+            return number.quantize(MONEY_QUANT), False
+        except InvalidOperation:
+            return Decimal(0), True
+    return Decimal(0), False
+
+
+def evaluate(
+    spec: GoalSpec, *, version: int, person_keys: Sequence[uuid.UUID] | None = None
+) -> Iterator[list[Achievement]]:
+    """Unsaved achievements of ``spec``'s goal (for ``person_keys``, or everyone), in chunks."""
+    pending: list[Trigger] = []
+
+    def flush() -> list[Achievement]:
+        history = _History(spec, (t.person_key for t in pending)) if spec.filters else None
+        out = []
+        for trig in pending:
+            if history is not None and not _filters_hold(spec, history, trig):
+                continue
+            revenue, missing = _revenue(spec, trig)
+            out.append(
+                Achievement(
+                    goal_id=spec.goal.pk,
+                    version=version,
+                    person_key=trig.person_key,
+                    person_id=trig.person_id,
+                    achieved_at=trig.at,
+                    local_date=trig.at.astimezone(spec.tz).date(),
+                    revenue=revenue,
+                    revenue_missing=missing,
+                    trigger_kind=trig.kind,
+                    trigger_id=trig.trigger_id,
+                    window_start=spec.window_start(trig.at),
+                )
+            )
+        pending.clear()
+        return out
+
+    for trig in _triggers(spec, person_keys):
+        pending.append(trig)
+        if len(pending) >= 5000:
+            yield flush()
+    if pending:
+        yield flush()
+
+
+# --- attribution: one UPDATE per goal or chunk of people ---------------------------------
+
+
+def _touch_expression(spec: GoalSpec) -> Case:
+    """Per channel, the ``reached_*`` column that holds the goal's touch time."""
+    whens = []
+    for channel in channels.CHANNELS:
+        metric = spec.settings.qualifying_metric(channel)
+        column = TOUCH_COLUMN[(metric, spec.settings.count_machine)]
+        value: Any = Coalesce(F(column), F("sent_at")) if metric == channels.SENT else F(column)
+        whens.append(When(channel=channel, then=value))
+    return Case(*whens, output_field=DateTimeField())
+
+
+def attribute_achievements(
+    spec: GoalSpec, *, version: int, person_keys: Sequence[uuid.UUID] | None = None
+) -> None:
+    """Credit each achievement of the version (or of these people) to its last qualifying touch.
+
+    The SQL twin of ``goals.attribution.attribute``: the candidate messages are the person's
+    non-anonymous messages from the goal's sources (deleted ones included) whose touch time is
+    within [window_start, achieved_at]; the best is the latest touch, then the latest sent
+    time, then the highest id.
+    """
+    for qs in _scoped(
+        Achievement.objects.filter(goal_id=spec.goal.pk, version=version), person_keys
+    ):
+        if not spec.campaign_ids and not spec.broadcast_ids:
+            qs.update(message=None, source_campaign=None, source_broadcast=None, touch_at=None)
+            continue
+        touch = _touch_expression(spec)
+        candidates = (
+            Message.objects.filter(person_key=OuterRef("person_key"), anonymous=False)
+            .filter(Q(campaign_id__in=spec.campaign_ids) | Q(broadcast_id__in=spec.broadcast_ids))
+            .annotate(touch=touch)
+            .filter(touch__gte=OuterRef("window_start"), touch__lte=OuterRef("achieved_at"))
+            .order_by("-touch", "-sent_at", "-id")
+        )
+        qs.update(message_id=Subquery(candidates.values("id")[:1]))
+        credited = Message.objects.filter(pk=OuterRef("message_id"))
+        qs.update(
+            touch_at=Subquery(credited.annotate(touch=_touch_expression(spec)).values("touch")[:1]),
+            source_campaign_id=Subquery(credited.values("campaign_id")[:1]),
+            source_broadcast_id=Subquery(credited.values("broadcast_id")[:1]),
+        )
+
+
+# --- applying results -------------------------------------------------------------------------
+
+
+def _insert(achievements: list[Achievement]) -> None:
+    Achievement.objects.bulk_create(achievements, batch_size=2000, ignore_conflicts=True)
+
+
+def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUID]) -> None:
+    """Re-derive these people's achievements of the goal from stored data, and re-attribute.
+
+    Deleted people whose criteria depend on attributes (their attribute history went with
+    them) keep the achievements they had: deletion never changes past results.
+    """
+    keys = sorted(set(person_keys))
+    if not keys:
+        return
+    if spec.uses_attributes:
+        alive = set(Person.objects.filter(key__in=keys).values_list("key", flat=True))
+        frozen = {k for k in keys if k not in alive and _has_achievements(spec, version, k)}
+        keys_to_evaluate = [k for k in keys if k not in frozen]
+    else:
+        keys_to_evaluate = keys
+    wanted: dict[tuple[str, int], Achievement] = {}
+    for chunk in evaluate(spec, version=version, person_keys=keys_to_evaluate):
+        for achievement in chunk:
+            wanted[(achievement.trigger_kind, achievement.trigger_id)] = achievement
+    existing: dict[tuple[str, int], tuple[int, Any]] = {}
+    for chunk_keys in _chunks(keys_to_evaluate):
+        for pk, kind, trigger_id, revenue, missing, at in Achievement.objects.filter(
+            goal_id=spec.goal.pk, version=version, person_key__in=list(chunk_keys)
+        ).values_list(
+            "id", "trigger_kind", "trigger_id", "revenue", "revenue_missing", "achieved_at"
+        ):
+            existing[(kind, trigger_id)] = (pk, (revenue, missing, at))
+    stale = [pk for k, (pk, _) in existing.items() if k not in wanted]
+    changed = [
+        pk
+        for k, (pk, state) in existing.items()
+        if k in wanted
+        and state != (wanted[k].revenue, wanted[k].revenue_missing, wanted[k].achieved_at)
+    ]
+    for ids in _chunks(stale + changed):
+        Achievement.objects.filter(pk__in=list(ids)).delete()
+    changed_keys = {k for k, (pk, _) in existing.items() if pk in set(changed)}
+    _insert([a for k, a in wanted.items() if k not in existing or k in changed_keys])
+    attribute_achievements(spec, version=version, person_keys=keys)
+
+
+def _has_achievements(spec: GoalSpec, version: int, key: uuid.UUID) -> bool:
+    return Achievement.objects.filter(
+        goal_id=spec.goal.pk, version=version, person_key=key
+    ).exists()
+
+
+# --- recomputes -------------------------------------------------------------------------------
+
+
+def recompute_request(*, goal: Goal) -> None:
+    """Ask for ``goal`` to be recomputed from stored data (queued after the current commit).
+
+    Readers keep the previous complete result until the new one replaces it.
+    """
+    Goal.objects.filter(pk=goal.pk).update(
+        requested_version=F("requested_version") + 1,
+        status=GoalStatus.RECOMPUTING,
+        updated_at=timezone.now(),
+    )
+    goal.refresh_from_db(fields=["requested_version", "status", "updated_at"])
+    from goals import tasks  # goals.tasks imports this module
+
+    goal_id = goal.pk
+    transaction.on_commit(lambda: tasks.recompute_goal.delay(goal_id))
+
+
+class LeaseHeld(Exception):
+    """Another worker is recomputing this goal; try again later."""
+
+
+def _claim(goal_id: int) -> bool:
+    now = timezone.now()
+    return (
+        Goal.objects.filter(pk=goal_id)
+        .filter(Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now))
+        .update(recompute_lease_until=now + LEASE)
+        == 1
+    )
+
+
+def _release(goal_id: int) -> None:
+    Goal.objects.filter(pk=goal_id).update(recompute_lease_until=None)
+
+
+def recompute(*, goal_id: int) -> bool:
+    """Rebuild a goal's result from stored data and switch readers to it.
+
+    Returns False when there was nothing to do (already current, or the goal is gone).
+    Raises ``LeaseHeld`` when another worker is building this goal (the task retries).
+    """
+    if not Goal.objects.filter(pk=goal_id).exists():
+        return False
+    if not _claim(goal_id):
+        raise LeaseHeld(goal_id)
+    try:
+        goal = Goal.objects.select_related("workspace").get(pk=goal_id)
+        target = goal.requested_version
+        if goal.current_version == target:
+            if goal.status != GoalStatus.READY:
+                Goal.objects.filter(pk=goal_id, requested_version=target).update(
+                    status=GoalStatus.READY
+                )
+            return False
+        started = timezone.now()
+        spec = GoalSpec.load(goal)
+        # Leftovers of a build that died half-way carry this version: start clean.
+        Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+        for chunk in evaluate(spec, version=target):
+            _insert(chunk)
+        if spec.uses_attributes and goal.current_version:
+            _carry_over_deleted_people(spec, source=goal.current_version, target=target)
+        attribute_achievements(spec, version=target)
+        with transaction.atomic():
+            locked = Goal.objects.select_for_update().get(pk=goal_id)
+            if locked.requested_version != target:
+                # A newer change arrived while building: its own recompute will follow.
+                Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+                return False
+            Goal.objects.filter(pk=goal_id).update(
+                current_version=target,
+                status=GoalStatus.READY,
+                computed_at=timezone.now(),
+                reconciled_through=started,
+            )
+        Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
+        # Data that arrived while building went to the old version: bring it into this one.
+        catch_up(goal_id=goal_id, since=started)
+        return True
+    finally:
+        _release(goal_id)
+
+
+def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> None:
+    """Copy the achievements of deleted people (their attribute history is gone) unchanged."""
+    old = (
+        Achievement.objects.filter(goal_id=spec.goal.pk, version=source)
+        .exclude(person_key__in=Person.objects.values("key"))
+        .values_list(
+            "person_key",
+            "person_id",
+            "achieved_at",
+            "local_date",
+            "revenue",
+            "revenue_missing",
+            "trigger_kind",
+            "trigger_id",
+        )
+    )
+    batch: list[Achievement] = []
+    for key, person_id, at, day, revenue, missing, kind, trigger_id in old.iterator(2000):
+        batch.append(
+            Achievement(
+                goal_id=spec.goal.pk,
+                version=target,
+                person_key=key,
+                person_id=person_id,
+                achieved_at=at,
+                local_date=day,
+                revenue=revenue,
+                revenue_missing=missing,
+                trigger_kind=kind,
+                trigger_id=trigger_id,
+                window_start=spec.window_start(at),
+            )
+        )
+        if len(batch) >= 2000:
+            _insert(batch)
+            batch = []
+    _insert(batch)
+
+
+# --- incremental updates after ingestion ------------------------------------------------------
+
+
+@dataclass
+class Touched:
+    """The people one ingestion touched, by what touched them."""
+
+    by_event_name: dict[str, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
+    by_segment: dict[int, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
+    by_attributes: set[uuid.UUID] = field(default_factory=set)
+    # (campaign id, broadcast id) -> people whose messages from it were created or measured.
+    by_message_source: dict[tuple[int | None, int | None], set[uuid.UUID]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+
+    def people_for(self, spec: GoalSpec) -> set[uuid.UUID]:
+        keys: set[uuid.UUID] = set()
+        kind = spec.trigger_type
+        if kind == "event":
+            keys |= self.by_event_name.get(str(spec.trigger.get("name")), set())
+        if kind == "message":
+            for people in self.by_message_source.values():
+                keys |= people
+        if spec.uses_attributes:
+            keys |= self.by_attributes
+        for segment_id in spec.segment_ids:
+            keys |= self.by_segment.get(segment_id, set())
+        sources = set(spec.campaign_ids), set(spec.broadcast_ids)
+        for (campaign_id, broadcast_id), people in self.by_message_source.items():
+            if campaign_id in sources[0] or broadcast_id in sources[1]:
+                keys |= people
+        return keys
+
+
+def _touched(
+    *,
+    message_ids: Sequence[int],
+    event_ids: Sequence[int],
+    segment_change_ids: Sequence[int],
+    attribute_change_ids: Sequence[int],
+) -> Touched:
+    touched = Touched()
+    for ids in _chunks(list(event_ids)):
+        for name, key in Event.objects.filter(pk__in=list(ids)).values_list("name", "person_key"):
+            touched.by_event_name[name].add(key)
+    for ids in _chunks(list(segment_change_ids)):
+        for segment_id, key in SegmentMembershipChange.objects.filter(pk__in=list(ids)).values_list(
+            "segment_id", "person_key"
+        ):
+            touched.by_segment[segment_id].add(key)
+    for ids in _chunks(list(attribute_change_ids)):
+        touched.by_attributes.update(
+            PersonAttributeChange.objects.filter(pk__in=list(ids)).values_list(
+                "person_key", flat=True
+            )
+        )
+    for ids in _chunks(list(message_ids)):
+        for campaign_id, broadcast_id, key in Message.objects.filter(
+            pk__in=list(ids), person_key__isnull=False, anonymous=False
+        ).values_list("campaign_id", "broadcast_id", "person_key"):
+            touched.by_message_source[(campaign_id, broadcast_id)].add(key)
+    return touched
+
+
+def _apply_to_goal(goal_id: int, keys: Iterable[uuid.UUID]) -> None:
+    """Re-evaluate these people for one goal's current result, serialised on the goal row."""
+    with transaction.atomic():
+        goal = (
+            Goal.objects.select_for_update().select_related("workspace").filter(pk=goal_id).first()
+        )
+        if goal is None or goal.current_version == 0:
+            return  # never computed: the pending recompute will include these rows
+        apply_people(GoalSpec.load(goal), version=goal.current_version, person_keys=keys)
+
+
+def process_ingested(
+    *,
+    workspace_id: int,
+    message_ids: Sequence[int] = (),
+    event_ids: Sequence[int] = (),
+    segment_change_ids: Sequence[int] = (),
+    attribute_change_ids: Sequence[int] = (),
+) -> int:
+    """Bring every goal of the workspace up to date with the rows one ingestion stored.
+
+    Returns how many goals were re-evaluated.
+    """
+    touched = _touched(
+        message_ids=message_ids,
+        event_ids=event_ids,
+        segment_change_ids=segment_change_ids,
+        attribute_change_ids=attribute_change_ids,
+    )
+    count = 0
+    for goal in Goal.objects.filter(workspace_id=workspace_id).select_related("workspace"):
+        keys = touched.people_for(GoalSpec.load(goal))
+        if keys:
+            _apply_to_goal(goal.pk, keys)
+            count += 1
+    return count
+
+
+def _people_received_since(workspace_id: int, since: datetime) -> set[uuid.UUID]:
+    keys: set[uuid.UUID] = set()
+    for model in (Event, SegmentMembershipChange, PersonAttributeChange):
+        keys.update(
+            model.objects.filter(workspace_id=workspace_id, received_at__gte=since)  # type: ignore[attr-defined]
+            .values_list("person_key", flat=True)
+            .distinct()
+        )
+    keys.update(
+        Message.objects.filter(workspace_id=workspace_id, received_at__gte=since)
+        .exclude(person_key=None)
+        .values_list("person_key", flat=True)
+        .distinct()
+    )
+    keys.update(
+        MessageMetric.objects.filter(workspace_id=workspace_id, received_at__gte=since)
+        .exclude(message__person_key=None)
+        .values_list("message__person_key", flat=True)
+        .distinct()
+    )
+    return keys
+
+
+def catch_up(*, goal_id: int, since: datetime) -> None:
+    """Re-evaluate everyone whose data arrived since ``since`` (idempotent)."""
+    goal = Goal.objects.filter(pk=goal_id).first()
+    if goal is None:
+        return
+    keys = _people_received_since(goal.workspace_id, since)
+    if keys:
+        _apply_to_goal(goal_id, keys)
+
+
+#: The reconcile pass re-reads data that arrived this long before its cursor, so a row
+#: committed late (a long transaction) is not missed.
+RECONCILE_OVERLAP = timedelta(minutes=5)
+
+
+def reconcile() -> dict[str, int]:
+    """Periodic safety net (beat): restart recomputes whose task was lost, and re-evaluate
+    people whose data arrived since the last pass (a task lost between commit and queue)."""
+    now = timezone.now()
+    restarted = 0
+    stuck = Goal.objects.filter(requested_version__gt=F("current_version")).filter(
+        Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now)
+    )
+    from goals import tasks
+
+    for goal_id in stuck.values_list("id", flat=True):
+        tasks.recompute_goal.delay(goal_id)
+        restarted += 1
+    reconciled = 0
+    for goal_id, through in Goal.objects.filter(current_version__gt=0).values_list(
+        "id", "reconciled_through"
+    ):
+        since = (through or now - timedelta(days=1)) - RECONCILE_OVERLAP
+        catch_up(goal_id=goal_id, since=since)
+        Goal.objects.filter(pk=goal_id).update(reconciled_through=now)
+        reconciled += 1
+    return {"restarted": restarted, "reconciled": reconciled}

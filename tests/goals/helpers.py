@@ -1,0 +1,77 @@
+"""Test helpers for the goals engine: goals built with the ORM and ingestion through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.test import APIClient
+
+from campaigns.models import Broadcast, Campaign, Workspace
+from goals import engine
+from goals.models import Achievement, Goal, GoalSource
+
+
+def make_goal(
+    workspace: Workspace,
+    *,
+    trigger: dict[str, Any] | None = None,
+    filters: list[dict[str, Any]] | None = None,
+    sources: list[Campaign | Broadcast] = (),  # type: ignore[assignment]
+    compute: bool = True,
+    **fields: Any,
+) -> Goal:
+    goal = Goal.objects.create(
+        workspace=workspace,
+        name=fields.pop("name", "Trial to paid"),
+        criteria={
+            "trigger": trigger or {"type": "event", "name": "plan_activated"},
+            "filters": filters or [],
+        },
+        **fields,
+    )
+    for source in sources:
+        if isinstance(source, Campaign):
+            GoalSource.objects.create(goal=goal, campaign=source)
+        else:
+            GoalSource.objects.create(goal=goal, broadcast=source)
+    if compute:
+        recompute_now(goal)
+    return goal
+
+
+def recompute_now(goal: Goal) -> Goal:
+    """Request and run a recompute synchronously (what the task does)."""
+    Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
+    engine.recompute(goal_id=goal.pk)
+    goal.refresh_from_db()
+    return goal
+
+
+def results(goal: Goal) -> list[tuple[Any, ...]]:
+    """The goal's current result as comparable tuples (client ids, not row ids)."""
+    goal.refresh_from_db()
+    rows = Achievement.objects.filter(goal=goal, version=goal.current_version).select_related(
+        "person", "message", "source_campaign", "source_broadcast"
+    )
+    return sorted(
+        (
+            a.person.identifier if a.person else str(a.person_key),
+            a.achieved_at.isoformat(),
+            a.trigger_kind,
+            str(a.revenue.normalize()),
+            a.revenue_missing,
+            a.message.client_id if a.message else None,
+            a.source_campaign.name if a.source_campaign else None,
+            a.source_broadcast.name if a.source_broadcast else None,
+            a.touch_at.isoformat() if a.touch_at else None,
+        )
+        for a in rows
+    )
+
+
+def ingest(api: APIClient, *items: dict[str, Any]) -> dict[str, Any]:
+    response = api.post("/api/v1/batch", {"items": list(items)}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["rejected"] == 0, body
+    return body

@@ -79,7 +79,7 @@ class _SourceViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: igno
 @extend_schema_view(**_docs("campaign", "campaigns", "`status`, `tag`, `name` (contains)"))
 class CampaignViewSet(_SourceViewSet):
     # Tags are prefetched: one query for a whole page, not one per campaign.
-    queryset = Campaign.objects.alive().prefetch_related("tags")
+    queryset = Campaign.objects.alive().prefetch_related("tags")  # type: ignore[misc]
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
 
@@ -99,7 +99,7 @@ class CampaignViewSet(_SourceViewSet):
     **_docs("broadcast", "broadcasts", "`kind`, `status`, `channel`, `tag`, `name` (contains)")
 )
 class BroadcastViewSet(_SourceViewSet):
-    queryset = Broadcast.objects.alive().prefetch_related("tags")
+    queryset = Broadcast.objects.alive().prefetch_related("tags")  # type: ignore[misc]
     serializer_class = BroadcastSerializer
     filterset_class = BroadcastFilter
 

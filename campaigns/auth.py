@@ -81,7 +81,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
     user = request.user
-    memberships = Membership.objects.filter(user_id=user.pk).select_related("workspace")
+    memberships = Membership.objects.filter(user_id=user.pk or 0).select_related("workspace")
     wanted = request.headers.get("X-Workspace") or request.query_params.get("workspace")
     if wanted is None:
         wanted = request.session.get(SESSION_WORKSPACE_KEY) if hasattr(request, "session") else None

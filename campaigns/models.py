@@ -16,7 +16,7 @@ import hashlib
 import secrets
 import uuid
 import zoneinfo
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -43,11 +43,11 @@ def validate_time_zone(value: str) -> None:
 class WorkspaceQuerySet(models.QuerySet):
     """The one place rows are scoped to a workspace. Nothing is fetched by bare primary key."""
 
-    def in_workspace(self, workspace: Workspace | int) -> WorkspaceQuerySet:
+    def in_workspace(self, workspace: Workspace | int) -> Self:
         workspace_id = workspace if isinstance(workspace, int) else workspace.pk
         return self.filter(workspace_id=workspace_id)
 
-    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> WorkspaceQuerySet:
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> Self:
         """Rows of every workspace ``user`` is a member of (all rows for a superuser)."""
         if getattr(user, "is_superuser", False):
             return self
@@ -57,10 +57,10 @@ class WorkspaceQuerySet(models.QuerySet):
 
 
 class SoftDeleteQuerySet(WorkspaceQuerySet):
-    def alive(self) -> SoftDeleteQuerySet:
+    def alive(self) -> Self:
         return self.filter(deleted_at__isnull=True)
 
-    def deleted(self) -> SoftDeleteQuerySet:
+    def deleted(self) -> Self:
         return self.filter(deleted_at__isnull=False)
 
 

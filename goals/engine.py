@@ -200,7 +200,7 @@ def _triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterat
     elif kind == "segment":
         changes = SegmentMembershipChange.objects.filter(
             workspace_id=goal.workspace_id,
-            segment_id=trigger.get("segment"),
+            segment_id=int(trigger.get("segment") or 0),
             action=SegmentAction.ENTER,
             timestamp__gte=start,
         )
@@ -672,10 +672,11 @@ def _touched(
             )
         )
     for ids in _chunks(list(message_ids)):
-        for campaign_id, broadcast_id, key in Message.objects.filter(
+        for campaign_id, broadcast_id, message_key in Message.objects.filter(
             pk__in=list(ids), person_key__isnull=False, anonymous=False
         ).values_list("campaign_id", "broadcast_id", "person_key"):
-            touched.by_message_source[(campaign_id, broadcast_id)].add(key)
+            if message_key is not None:
+                touched.by_message_source[(campaign_id, broadcast_id)].add(message_key)
     return touched
 
 
@@ -725,18 +726,17 @@ def _people_received_since(workspace_id: int, since: datetime) -> set[uuid.UUID]
             .values_list("person_key", flat=True)
             .distinct()
         )
-    keys.update(
+    message_keys = (
         Message.objects.filter(workspace_id=workspace_id, received_at__gte=since)
-        .exclude(person_key=None)
         .values_list("person_key", flat=True)
         .distinct()
     )
-    keys.update(
+    metric_keys = (
         MessageMetric.objects.filter(workspace_id=workspace_id, received_at__gte=since)
-        .exclude(message__person_key=None)
         .values_list("message__person_key", flat=True)
         .distinct()
     )
+    keys.update(key for key in (*message_keys, *metric_keys) if key is not None)
     return keys
 
 

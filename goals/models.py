@@ -1,4 +1,4 @@
-"""Goals, their sources, achievements and attributions (SPEC §4–6).
+"""Goals, their sources, achievements and attributions (SPEC §4-6).
 
 A goal's **result** is the set of its achievements, each carrying its attribution (the credited
 message and source, or none), plus the daily rollups derived from them. Results are
@@ -22,7 +22,8 @@ from campaigns import channels
 from campaigns.models import Broadcast, Campaign, Message, Person, Workspace, WorkspaceQuerySet
 
 #: Money: up to 12 integer digits and 6 decimals (every ISO 4217 minor unit fits).
-MONEY = {"max_digits": 18, "decimal_places": 6}
+MONEY_DIGITS = 18
+MONEY_PLACES = 6
 
 
 class GoalStatus(models.TextChoices):
@@ -40,7 +41,9 @@ class Goal(models.Model):
 
     # Impact: no currency means no impact. Either a static amount or an event data key.
     impact_currency = models.CharField(max_length=3, blank=True, default="")
-    impact_static = models.DecimalField(null=True, blank=True, **MONEY)  # type: ignore[call-overload]
+    impact_static = models.DecimalField(
+        null=True, blank=True, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
+    )
     impact_event_key = models.CharField(max_length=255, blank=True, default="")
 
     # Attribution settings (SPEC §4.4).
@@ -142,7 +145,9 @@ class Achievement(models.Model):
     achieved_at = models.DateTimeField()
     #: The achievement's calendar day in the workspace's time zone (reports bucket by it).
     local_date = models.DateField()
-    revenue = models.DecimalField(default=Decimal(0), **MONEY)  # type: ignore[call-overload]
+    revenue = models.DecimalField(
+        default=Decimal(0), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES
+    )
     #: The impact event key was missing or not a number: counted, with revenue 0.
     revenue_missing = models.BooleanField(default=False)
     trigger_kind = models.CharField(max_length=10, choices=TriggerKind.choices)

@@ -66,12 +66,11 @@ def test_sql_attribution_equals_the_reference_rule(
 ) -> None:
     workspace = services.workspace_create(name=f"w{next(names)}", time_zone=goal_settings["zone"])
     people = [Person.objects.create(workspace=workspace, identifier=f"p{i}") for i in range(3)]
-    sources = {
-        "c1": Campaign.objects.create(workspace=workspace, name="c1", deleted_at=BASE),
-        "c2": Campaign.objects.create(workspace=workspace, name="c2"),
-        "b1": Broadcast.objects.create(workspace=workspace, name="b1"),
-        "other": Campaign.objects.create(workspace=workspace, name="other"),
-    }
+    c1 = Campaign.objects.create(workspace=workspace, name="c1", deleted_at=BASE)
+    c2 = Campaign.objects.create(workspace=workspace, name="c2")
+    b1 = Broadcast.objects.create(workspace=workspace, name="b1")
+    other = Campaign.objects.create(workspace=workspace, name="other")
+    sources: dict[str, Campaign | Broadcast] = {"c1": c1, "c2": c2, "b1": b1, "other": other}
     goal = Goal.objects.create(
         workspace=workspace,
         name="g",
@@ -81,9 +80,9 @@ def test_sql_attribution_equals_the_reference_rule(
         count_machine=goal_settings["count_machine"],
         current_version=1,
     )
-    GoalSource.objects.create(goal=goal, campaign=sources["c1"])
-    GoalSource.objects.create(goal=goal, campaign=sources["c2"])
-    GoalSource.objects.create(goal=goal, broadcast=sources["b1"])
+    GoalSource.objects.create(goal=goal, campaign=c1)
+    GoalSource.objects.create(goal=goal, campaign=c2)
+    GoalSource.objects.create(goal=goal, broadcast=b1)
     goal_sources = frozenset(
         {
             ("campaign", sources["c1"].pk),
@@ -154,10 +153,10 @@ def test_sql_attribution_equals_the_reference_rule(
         metrics=goal_settings["metrics"],
         count_machine=goal_settings["count_machine"],
     )
-    for row in Achievement.objects.filter(goal=goal).order_by("trigger_id"):
-        who = achieved[row.trigger_id][0]
+    for achievement in Achievement.objects.filter(goal=goal).order_by("trigger_id"):
+        who = achieved[achievement.trigger_id][0]
         expected = attribution.attribute(
-            achieved_at=row.achieved_at,
+            achieved_at=achievement.achieved_at,
             candidates=candidates[who],
             sources=goal_sources,
             settings=rule_settings,
@@ -165,11 +164,12 @@ def test_sql_attribution_equals_the_reference_rule(
             not_before=TRACKING_START,
         )
         got = None
-        if row.message_id is not None:
-            ref = (
-                ("campaign", row.source_campaign_id)
-                if row.source_campaign_id
-                else ("broadcast", row.source_broadcast_id)
+        if achievement.message_id is not None:
+            credited: attribution.SourceRef = (
+                ("campaign", achievement.source_campaign_id)
+                if achievement.source_campaign_id
+                else ("broadcast", achievement.source_broadcast_id or 0)
             )
-            got = attribution.Credit(row.message_id, ref, row.touch_at)  # type: ignore[arg-type]
+            assert achievement.touch_at is not None
+            got = attribution.Credit(achievement.message_id, credited, achievement.touch_at)
         assert got == expected

@@ -1,0 +1,230 @@
+"""REST endpoints for goals: CRUD, the source picker and the achievement list (SPEC §7).
+
+Thin viewset: ``WorkspaceScopedMixin`` limits every query to the caller's workspace (another
+workspace's goal is a 404), ``goals.services`` validates and writes, ``goals.selectors``
+reads. The report endpoint lives in ``goals.report_api``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigns import channels
+from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
+from campaigns.filters import StableOrderingFilter
+from campaigns.scoping import WorkspaceScopedMixin
+from goals import selectors, services
+from goals.criteria import SOURCE_TYPES
+from goals.filters import (
+    CANDIDATE_STATUSES,
+    AchievementQuery,
+    GoalFilter,
+    GoalSearchFilter,
+    SourceCandidateQuery,
+    form_errors,
+)
+from goals.models import Goal, GoalSource
+from goals.serializers import AchievementSerializer, GoalSerializer, SourceCandidateSerializer
+
+TAGS = ["goals"]
+
+
+def _param(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description, **kwargs
+    )
+
+
+CANDIDATE_PARAMETERS = [
+    _param("search", "Name contains (case-insensitive)."),
+    _param("type", "Only campaigns or only broadcasts.", enum=list(SOURCE_TYPES)),
+    _param(
+        "status",
+        "Any of these statuses (repeat or separate with commas): "
+        + ", ".join(CANDIDATE_STATUSES)
+        + ". `draft` matches campaigns and broadcasts.",
+    ),
+    _param(
+        "channel",
+        "Broadcasts using this channel. Campaigns have no channel list, so a channel filter "
+        "leaves only broadcasts.",
+        enum=list(channels.CHANNELS),
+    ),
+    _param("tag", "Carries this tag (case-insensitive)."),
+]
+
+ACHIEVEMENT_PARAMETERS = [
+    OpenApiParameter(
+        "start",
+        OpenApiTypes.DATE,
+        OpenApiParameter.QUERY,
+        description="First local date (the workspace's time zone), inclusive.",
+    ),
+    OpenApiParameter(
+        "end",
+        OpenApiTypes.DATE,
+        OpenApiParameter.QUERY,
+        description="Last local date, inclusive.",
+    ),
+    _param("source", "Credited to this source: `campaign:<id>` or `broadcast:<id>`."),
+    OpenApiParameter(
+        "attributed",
+        OpenApiTypes.BOOL,
+        OpenApiParameter.QUERY,
+        description="`true`: credited to a source; `false`: unattributed.",
+    ),
+]
+
+_ORDERING = "`?ordering=` one of `name`, `created_at`, `updated_at` (prefix `-` to reverse)."
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List goals",
+        description=(
+            "Goals of the workspace, paginated. Filters: `tag` (any of), `name` (contains), "
+            "`status` (`ready`, `recomputing`); `?search=` matches the name and description; "
+            + _ORDERING
+        ),
+        tags=TAGS,
+    ),
+    create=extend_schema(
+        summary="Create a goal",
+        description=(
+            "`name` and `criteria` are required. Invalid parts are a 400 naming each field "
+            "by its dotted path (`criteria.trigger.name`, `impact.currency`, "
+            "`sources.0.id`). The goal is then computed in the background "
+            "(`status: recomputing`)."
+        ),
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(summary="Get a goal", tags=TAGS),
+    update=extend_schema(
+        summary="Replace a goal",
+        description=(
+            "Optional fields left out keep their current values. A change to criteria, "
+            "impact, attribution or sources recomputes the goal in the background; readers "
+            "keep the previous result until the new one is complete."
+        ),
+        tags=TAGS,
+    ),
+    partial_update=extend_schema(summary="Change some fields of a goal", tags=TAGS),
+    destroy=extend_schema(
+        summary="Delete a goal",
+        description="Deletes the goal with its results (achievements and attributions).",
+        tags=TAGS,
+    ),
+)
+# The mixin narrows ``request``/``queryset`` annotations that DRF's stubs type more loosely.
+class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[misc]
+    # Tags and sources (with their campaign or broadcast) are prefetched: a page of goals is
+    # a fixed number of queries, however many goals and sources it holds.
+    # (django-stubs cannot resolve taggit's manager as a prefetchable relation.)
+    queryset = Goal.objects.prefetch_related(  # type: ignore[misc]
+        "tags",
+        Prefetch(
+            "sources",
+            queryset=GoalSource.objects.select_related("campaign", "broadcast").order_by("id"),
+        ),
+    )
+    serializer_class = GoalSerializer
+    filter_backends = [DjangoFilterBackend, GoalSearchFilter, StableOrderingFilter]
+    filterset_class = GoalFilter
+    # JSON only: criteria, impact, attribution and sources are nested objects.
+    parser_classes = [JSONParser]
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+
+    def get_queryset(self) -> Any:
+        if self.action in {"candidates", "achievements"}:
+            # Only the goal row: its tags and sources are not part of these answers.
+            return Goal.objects.in_workspace(self.workspace)
+        return super().get_queryset()
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        serializer.instance = services.goal_create(
+            workspace=self.workspace, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        assert isinstance(serializer.instance, Goal)
+        serializer.instance = services.goal_update(
+            goal=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Goal) -> None:
+        services.goal_delete(goal=instance)
+
+    # The actions below look the goal up without the list filters: their own query parameters
+    # (``status``, ``search``) mean something else there.
+
+    @extend_schema(
+        summary="Source picker",
+        description=(
+            "Campaigns (any status, drafts included) and newsletter broadcasts of the "
+            "workspace that this goal may pick as sources, as one list ordered by name, "
+            "then type, then id. Deleted ones, API-triggered and in-app broadcasts are never "
+            "listed. `selected` marks the goal's present sources."
+        ),
+        parameters=CANDIDATE_PARAMETERS,
+        responses=SourceCandidateSerializer(many=True),
+        tags=TAGS,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="sources/candidates",
+        url_name="source-candidates",
+        filter_backends=[],
+        serializer_class=SourceCandidateSerializer,
+    )
+    def candidates(self, request: Request, pk: str | None = None) -> Response:
+        goal = self.get_object()
+        query = SourceCandidateQuery(request.query_params)
+        if not query.is_valid():
+            raise serializers.ValidationError(form_errors(query))
+        rows = selectors.source_candidates(goal=goal, **query.selector_arguments())
+        page = self.paginate_queryset(rows)
+        assert page is not None  # the API always paginates
+        body = selectors.source_candidates_decorate(goal=goal, rows=page)
+        return self.get_paginated_response(SourceCandidateSerializer(body, many=True).data)
+
+    @extend_schema(
+        summary="Achievements",
+        description=(
+            "Every achievement of the goal's current result, by time: the person (null once "
+            "deleted; `person_key` stays), the revenue, what triggered it, and the credited "
+            "message and source (null when unattributed)."
+        ),
+        parameters=ACHIEVEMENT_PARAMETERS,
+        responses=AchievementSerializer(many=True),
+        tags=TAGS,
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="achievements",
+        url_name="achievements",
+        filter_backends=[],
+        serializer_class=AchievementSerializer,
+    )
+    def achievements(self, request: Request, pk: str | None = None) -> Response:
+        goal = self.get_object()
+        query = AchievementQuery(request.query_params)
+        if not query.is_valid():
+            raise serializers.ValidationError(form_errors(query))
+        rows = selectors.achievement_list(goal=goal, **query.selector_arguments())
+        page = self.paginate_queryset(rows)
+        assert page is not None
+        body = AchievementSerializer(page, many=True, context={"goal": goal}).data
+        return self.get_paginated_response(body)

@@ -1,0 +1,151 @@
+"""Query parameters of the goal endpoints: the goal list's filters, the source picker's and the
+achievement list's (SPEC §7). Bad values are a 400 naming the parameter, never an empty list.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import django_filters
+from django import forms
+
+from campaigns import channels
+from campaigns.filters import (
+    AnyOfChoicesFilter,
+    CommaSeparatedMultipleChoiceField,
+    NameSearchFilter,
+    TagFilter,
+)
+from campaigns.models import BroadcastStatus, CampaignStatus
+from goals.criteria import SOURCE_TYPES, SourceRef
+from goals.models import Goal, GoalStatus
+
+
+class GoalFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
+    status = AnyOfChoicesFilter(
+        noun="status",
+        choices=GoalStatus.choices,
+        help_text="Any of these statuses (`ready`, `recomputing`).",
+    )
+    tag = TagFilter(help_text="Carries any of these tags (case-insensitive).")
+
+    class Meta:
+        model = Goal
+        fields = ["name", "status", "tag"]
+
+
+class GoalSearchFilter(NameSearchFilter):
+    search_description = "Words that must all appear in the name or the description."
+
+
+def _allowed(values: list[str]) -> str:
+    return ", ".join(values)
+
+
+#: A source picker status is a campaign's or a broadcast's (``draft`` is both).
+CANDIDATE_STATUSES = list(dict.fromkeys([*CampaignStatus.values, *BroadcastStatus.values]))
+
+
+class SourceCandidateQuery(forms.Form):
+    """``GET /goals/{id}/sources/candidates`` parameters.
+
+    ``channel`` keeps broadcasts using that channel; campaigns have no channel list, so any
+    channel filter leaves campaigns out.
+    """
+
+    search = forms.CharField(required=False, help_text="Name contains (case-insensitive).")
+    type = forms.ChoiceField(
+        required=False,
+        choices=[(t, t) for t in SOURCE_TYPES],
+        error_messages={
+            "invalid_choice": (
+                f'unknown type "%(value)s"; expected one of {_allowed(list(SOURCE_TYPES))}'
+            )
+        },
+    )
+    status = CommaSeparatedMultipleChoiceField(
+        required=False,
+        choices=[(s, s) for s in CANDIDATE_STATUSES],
+        error_messages={
+            "invalid_choice": (
+                f'unknown status "%(value)s"; expected one of {_allowed(CANDIDATE_STATUSES)}'
+            )
+        },
+    )
+    channel = forms.ChoiceField(
+        required=False,
+        choices=channels.CHANNEL_CHOICES,
+        error_messages={
+            "invalid_choice": (
+                f'unknown channel "%(value)s"; expected one of {_allowed(list(channels.CHANNELS))}'
+            )
+        },
+    )
+    tag = forms.CharField(required=False)
+
+    def selector_arguments(self) -> dict[str, Any]:
+        """The cleaned parameters as ``goals.selectors.source_candidates`` takes them."""
+        data = self.cleaned_data
+        return {
+            "search": data["search"].strip(),
+            "type": data["type"] or None,
+            "statuses": data["status"],
+            "channel": data["channel"] or None,
+            "tag": data["tag"].strip() or None,
+        }
+
+
+class SourceField(forms.CharField):
+    """``campaign:12`` or ``broadcast:7``."""
+
+    def to_python(self, value: Any) -> SourceRef | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if not text:
+            return None
+        kind, _, pk = text.partition(":")
+        if kind not in SOURCE_TYPES or not (pk.isascii() and pk.isdigit()):
+            raise forms.ValidationError(
+                f'expected campaign:<id> or broadcast:<id>, not "{text}"', code="invalid"
+            )
+        return (kind, int(pk))
+
+
+_DATE = {"invalid": "must be a date like 2025-11-30"}
+
+
+class AchievementQuery(forms.Form):
+    """``GET /goals/{id}/achievements`` parameters."""
+
+    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=_DATE)
+    end = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=_DATE)
+    source = SourceField(required=False)
+    attributed = forms.ChoiceField(
+        required=False,
+        choices=[("true", "true"), ("false", "false")],
+        error_messages={"invalid_choice": 'must be true or false, not "%(value)s"'},
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start: date | None = data.get("start")
+        end: date | None = data.get("end")
+        if start and end and end < start:
+            self.add_error("end", "must be on or after start")
+        return data
+
+    def selector_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        attributed = {"true": True, "false": False}.get(data["attributed"])
+        return {
+            "start": data["start"],
+            "end": data["end"],
+            "source": data["source"],
+            "attributed": attributed,
+        }
+
+
+def form_errors(form: forms.Form) -> dict[str, list[str]]:
+    """A form's errors as the API reports them: ``{"param": ["reason"]}``."""
+    return {name: [str(message) for message in messages] for name, messages in form.errors.items()}

@@ -1,0 +1,125 @@
+"""Benchmark the goals engine on an existing (seeded) workspace.
+
+Creates a "Trial to paid" goal (``plan_activated``, revenue from ``data.price``, every campaign
+and newsletter of the workspace as a source), then measures:
+
+* a full recompute: wall time, SQL queries issued, peak memory of this process (the worker's
+  work runs here), achievements made;
+* the report API for the last 30 and 90 days: median and p95 of ``--calls`` requests through
+  Django's full request stack.
+
+The goal is deleted afterwards unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.test import Client
+
+from campaigns import services
+from campaigns.models import Broadcast, BroadcastKind, Campaign, Role, Workspace
+from goals import engine
+from goals.models import Achievement, Goal, GoalSource
+
+
+class Command(BaseCommand):
+    help = "Measure a full goal recompute and report latency on a seeded workspace."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--workspace", help="workspace name (default: the largest one)")
+        parser.add_argument("--calls", type=int, default=50)
+        parser.add_argument("--window", type=int, default=7)
+        parser.add_argument("--keep", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workspace = self._workspace(options["workspace"])
+        goal = Goal.objects.create(
+            workspace=workspace,
+            name="bench: trial to paid",
+            criteria={"trigger": {"type": "event", "name": "plan_activated"}, "filters": []},
+            impact_currency="EUR",
+            impact_event_key="price",
+            window_days=options["window"],
+        )
+        GoalSource.objects.bulk_create(
+            [GoalSource(goal=goal, campaign=c) for c in Campaign.objects.in_workspace(workspace)]
+            + [
+                GoalSource(goal=goal, broadcast=b)
+                for b in Broadcast.objects.in_workspace(workspace).filter(
+                    kind=BroadcastKind.NEWSLETTER
+                )
+            ]
+        )
+        try:
+            self._recompute(goal)
+            self._reports(goal, workspace, options["calls"])
+        finally:
+            if not options["keep"]:
+                goal.delete()
+
+    def _workspace(self, name: str | None) -> Workspace:
+        qs = Workspace.objects.all()
+        if name:
+            qs = qs.filter(name=name)
+        workspace = max(qs, key=lambda w: w.people.count(), default=None)
+        if workspace is None:
+            raise CommandError("no workspace to benchmark; run seed_demo first")
+        return workspace
+
+    def _recompute(self, goal: Goal) -> None:
+        queries = 0
+
+        def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal queries
+            queries += 1
+            return execute(sql, params, many, context)
+
+        Goal.objects.filter(pk=goal.pk).update(requested_version=1)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        with connection.execute_wrapper(count):
+            engine.recompute(goal_id=goal.pk)
+        elapsed = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        goal.refresh_from_db()
+        rows = Achievement.objects.filter(goal=goal, version=goal.current_version)
+        attributed = rows.exclude(message=None).count()
+        self.stdout.write(
+            f"recompute on {connection.vendor}: {elapsed:.2f} s, {queries} queries, "
+            f"peak RSS {rss_after / 1024:.0f} MiB (before {rss_before / 1024:.0f} MiB), "
+            f"{rows.count():,} achievements, {attributed:,} attributed"
+        )
+        started = time.perf_counter()
+        engine.attribute_achievements(engine.GoalSpec.load(goal), version=goal.current_version)
+        self.stdout.write(f"  attribution step alone: {time.perf_counter() - started:.2f} s")
+
+    def _reports(self, goal: Goal, workspace: Workspace, calls: int) -> None:
+        _, secret = services.api_token_create(workspace=workspace, name="bench", role=Role.VIEWER)
+        client = Client(headers={"Authorization": f"Bearer {secret}"})
+        today = engine.timezone.now().astimezone(workspace.tz).date()
+        try:
+            for days in (30, 90):
+                start = today - timedelta(days=days - 1)
+                url = f"/api/v1/goals/{goal.pk}/report?start={start}&end={today}"
+                timings = []
+                for _ in range(calls):
+                    began = time.perf_counter()
+                    response = client.get(url)
+                    timings.append((time.perf_counter() - began) * 1000)
+                    if response.status_code != 200:
+                        raise CommandError(f"report failed: {response.status_code}")
+                timings.sort()
+                p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
+                self.stdout.write(
+                    f"report {days} days: median {statistics.median(timings):.1f} ms, "
+                    f"p95 {p95:.1f} ms over {calls} calls"
+                )
+        finally:
+            workspace.api_tokens.filter(name="bench").delete()

@@ -1,0 +1,254 @@
+"""``GET /api/v1/goals/{id}/report`` (SPEC §5, §7): a goal's report as JSON or CSV.
+
+A thin view: parse the query (``start``, ``end``, ``period``), find the goal in the caller's
+workspace (another workspace's goal is a 404), call ``goals.reports.goal_report`` and render it.
+Every member may read it, viewers included.
+
+CSV is chosen with ``Accept: text/csv`` or ``?format=csv`` (DRF's format override, which picks
+the renderer whose ``format`` is ``csv``); the body is ``goals.reports.report_csv``. Errors are
+always JSON, even when CSV was asked for: ``{"errors": {...}}`` in a CSV file helps nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import renderers, serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
+from campaigns.scoping import WorkspaceScopedMixin
+from goals import reports
+from goals.models import Goal
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Renders a CSV text prepared by the view (``goals.reports.report_csv``)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if data is None:
+            return b""
+        if not isinstance(data, str):
+            # The view turns every error into JSON; anything else reaching here is a bug.
+            raise TypeError("CSVRenderer renders CSV text only")
+        return data.encode(self.charset)
+
+
+# --- query and body -----------------------------------------------------------------------------
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        help_text="First local date (YYYY-MM-DD, inclusive). Default: 29 days before `end`.",
+    )
+    end = serializers.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        help_text="Last local date (YYYY-MM-DD, inclusive). Default: today in the workspace's "
+        "time zone (or `start`, if that is later).",
+    )
+    period = serializers.ChoiceField(
+        choices=list(reports.PERIODS),
+        default="day",
+        help_text="`day`, or `week` (ISO weeks, Monday first, labelled with their Monday).",
+    )
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "1250.00"})
+class MoneyField(serializers.Field):
+    """Money as a plain decimal string (SPEC §7), exactly as the report computed it."""
+
+    def to_representation(self, value: Any) -> str:
+        return reports.money_text(value)
+
+
+class ReportTotalPeriodSerializer(serializers.Serializer):
+    period_start = serializers.DateField(help_text="The day, or the Monday of the ISO week.")
+    people = serializers.IntegerField(
+        help_text="People whose first achievement in the range is in this period."
+    )
+    cumulative_people = serializers.IntegerField(help_text="Running sum of `people`.")
+    achievements = serializers.IntegerField()
+    revenue = MoneyField()
+
+
+class ReportSeriesPeriodSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    people = serializers.IntegerField(
+        help_text="Distinct people credited in this period (periods need not add up to the "
+        "series' total)."
+    )
+    revenue = MoneyField()
+
+
+class ReportSourceSerializer(serializers.Serializer):
+    # A string, not an enum: the goal serializers' source `type` has the same choices, and two
+    # enums named after a field called "type" make drf-spectacular warn about the collision.
+    type = serializers.CharField(help_text="`campaign` or `broadcast`.")
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    deleted = serializers.BooleanField()
+
+
+class ReportSeriesSerializer(serializers.Serializer):
+    people = serializers.IntegerField(help_text="Distinct people over the range.")
+    achievements = serializers.IntegerField()
+    revenue = MoneyField()
+    progress = ReportSeriesPeriodSerializer(many=True)
+
+
+class ReportSourceSeriesSerializer(serializers.Serializer):
+    source = ReportSourceSerializer()  # type: ignore[assignment]  # a field named "source"
+    people = serializers.IntegerField(
+        help_text="Distinct people credited to the source over the range."
+    )
+    achievements = serializers.IntegerField()
+    revenue = MoneyField()
+    progress = ReportSeriesPeriodSerializer(many=True)
+
+
+class ReportImpactSerializer(serializers.Serializer):
+    amount = MoneyField()
+    currency = serializers.CharField()
+
+
+class GoalReportSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text="The range's first local date (as used).")
+    end = serializers.DateField(help_text="The range's last local date (as used).")
+    # A string, not an enum: the schema's enum names stay free for the goal serializers.
+    period = serializers.CharField(help_text="`day` or `week`, as asked.")
+    total_people = serializers.IntegerField(
+        help_text="Unique people with at least one achievement in the range."
+    )
+    achievements = serializers.IntegerField()
+    impact = ReportImpactSerializer(
+        allow_null=True, help_text="Revenue of the range; null when the goal has no impact."
+    )
+    revenue_missing_achievements = serializers.IntegerField(
+        help_text="Achievements whose impact event value was missing or not a number "
+        "(counted, with revenue 0)."
+    )
+    progress = ReportTotalPeriodSerializer(many=True)
+    by_source = ReportSourceSeriesSerializer(many=True)
+    unattributed = ReportSeriesSerializer()
+
+
+# --- the view -----------------------------------------------------------------------------------
+
+
+class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc]
+    queryset = Goal.objects.all()
+    serializer_class = GoalReportSerializer
+    renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
+    filter_backends: list[Any] = []
+    pagination_class = None
+
+    @extend_schema(
+        summary="A goal's report",
+        description=(
+            "Totals, impact, progress per day or ISO week, by source and unattributed, for the "
+            "inclusive local dates `start`..`end` in the workspace's time zone (default: the "
+            "last 30 days ending today). `progress[].people` counts each person once, in the "
+            "period of their first achievement in the range, so it adds up to `total_people`; "
+            "per-source people are distinct per period. Every period has a row, empty ones "
+            "included. With `Accept: text/csv` or `?format=csv` the same numbers come as CSV: "
+            "one row per period x series, columns `period_start,series,source_type,source_id,"
+            "source_name,deleted,people,cumulative_people,achievements,revenue,currency`, "
+            "`series` being `total`, `source` or `unattributed`."
+        ),
+        tags=["goals"],
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="The goal's id."),
+            ReportQuerySerializer,
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                response=GoalReportSerializer, description="The report."
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="The report as CSV (an attachment).",
+                examples=[
+                    OpenApiExample(
+                        "CSV",
+                        value=(
+                            "period_start,series,source_type,source_id,source_name,deleted,"
+                            "people,cumulative_people,achievements,revenue,currency\r\n"
+                            "2026-03-02,total,,,,,3,3,4,120.00,EUR\r\n"
+                            "2026-03-02,source,campaign,7,Onboarding,false,2,,2,80.00,EUR\r\n"
+                            "2026-03-02,unattributed,,,,,1,,2,40.00,EUR\r\n"
+                        ),
+                        media_type="text/csv",
+                    )
+                ],
+            ),
+            400: OpenApiResponse(
+                description="A bad `start`, `end` or `period`, an `end` before `start`, or a "
+                f"range longer than {reports.MAX_RANGE_DAYS} days: "
+                '`{"errors": {"<parameter>": ["<reason>"]}}` (always JSON).'
+            ),
+            404: OpenApiResponse(description="No such goal in this workspace (always JSON)."),
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        goal: Goal = self.get_object()  # first: another workspace's goal is a 404, not a 400
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = reports.default_range(
+            workspace=self.workspace,
+            start=query.validated_data.get("start"),
+            end=query.validated_data.get("end"),
+        )
+        report = reports.goal_report(
+            goal=goal, start=start, end=end, period=query.validated_data["period"]
+        )
+        if isinstance(request.accepted_renderer, CSVRenderer):
+            filename = f"goal-{goal.pk}-report-{start}-{end}-{report.period}.csv"
+            return Response(
+                reports.report_csv(report),
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return Response(GoalReportSerializer(report).data)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # DRF answers an unknown ``?format=`` with a bare 404; name the parameter instead.
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            raise ValidationError({"format": ["must be json or csv"]}) from None
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Errors (400, 401, 403, 404, 429) are JSON even when CSV was asked for.
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), CSVRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)

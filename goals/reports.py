@@ -1,0 +1,536 @@
+"""Goal reports (SPEC §5): totals, impact, progress per day or ISO week, by source, unattributed.
+
+One selector, ``goal_report``, feeds the UI, the charts, the JSON API and the CSV export, so
+they can never disagree. Its meaning, stated once:
+
+* **Range**: inclusive local dates ``[start, end]`` in the workspace's time zone.
+  ``Achievement.local_date`` already is the achievement's local calendar day, so the range and
+  the buckets are plain date comparisons (a DST change never moves an achievement to another
+  day). Default: the last 30 days ending today, local (``start = today - 29 days``).
+* **Periods**: ``day`` (every date of the range) or ``week`` (ISO weeks, Monday first). A week's
+  ``period_start`` is its Monday, also for the first week when ``start`` is not a Monday: the
+  first and last weeks may then be partial (they count only days inside the range), but every
+  bucket is labelled the same way, so weekly reports of different ranges line up. Every period
+  of the range has a bucket, empty ones included (zeros).
+* **Unique people**: people are told apart by ``person_key``, which survives a person's
+  deletion, so deleted people keep counting (SPEC §3).
+* **total_people**: unique people with at least one achievement in the range.
+  ``achievements``: achievements in the range (a person can achieve many times).
+* **progress** (the totals' series): ``people`` of a period are the people whose *first*
+  achievement within the range falls in that period, so the column adds up to
+  ``total_people`` and ``cumulative_people`` is its running sum. ``achievements`` and
+  ``revenue`` are everything achieved in the period.
+* **Impact / revenue**: the sum of the achievements' revenue, in the goal's currency; an
+  achievement whose impact event value was missing or not numeric counts with revenue 0 and is
+  counted in ``revenue_missing_achievements``. ``impact`` is ``None`` when the goal has no
+  impact (revenue columns are then all zero). Sums are exact: SQL adds integer millionths (the
+  column's 6 decimal places), never floats, because SQLite stores decimals as floating point.
+* **by_source**: one series per goal source (``GoalSource``), deleted campaigns and broadcasts
+  included and marked ``deleted`` (their history keeps counting, SPEC §3), sources without any
+  achievement included with zeros. A series' ``people`` are the unique people with at least one
+  achievement credited to that source in the range; a period's ``people`` are the unique people
+  credited in that period. Per-source people are distinct *per period*: a person credited in two
+  weeks counts in both, so the periods need not add up to the source's total (and a person
+  credited to two sources counts in both). Ordered by people (most first), then name.
+* **unattributed**: the same series for achievements with no credited message.
+
+Every report reads one result version (``Goal.current_version``) and costs a fixed number of
+queries (six) whatever the range or the number of sources: SQL groups by period (and source)
+and counts distinct people there; Python only adds the empty periods and puts the people's
+first days into weeks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Round, TruncWeek
+from django.utils import timezone
+
+from campaigns.errors import DomainError
+from campaigns.models import Workspace
+from goals.models import Achievement, Goal, GoalSource
+
+Period = Literal["day", "week"]
+PERIODS: tuple[Period, ...] = ("day", "week")
+
+#: The default range: the last 30 local days, today included.
+DEFAULT_RANGE_DAYS = 30
+#: The longest range a report covers (three years with a leap day to spare).
+MAX_RANGE_DAYS = 3 * 366
+
+#: ``Achievement.revenue`` has 6 decimal places; sums are done in integer millionths.
+_MICRO = 10**6
+#: ISO 4217 minor units where they are not 2 (every other code, and "no currency", use 2).
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
+    **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+#: How many times a report is rebuilt when a recompute switches versions while it is read.
+_VERSION_ATTEMPTS = 3
+
+
+def money_places(currency: str) -> int:
+    """The currency's usual decimal places (ISO 4217 minor unit; 2 when unknown or none)."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TotalPeriod:
+    """One period of the totals' series (people: first achievement in range in this period)."""
+
+    period_start: date
+    people: int
+    cumulative_people: int
+    achievements: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class SeriesPeriod:
+    """One period of a source's (or the unattributed) series; people are distinct per period."""
+
+    period_start: date
+    people: int
+    achievements: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    type: Literal["campaign", "broadcast"]
+    id: int
+    name: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Series:
+    """Achievements credited to one source (or to none), over the range and per period."""
+
+    people: int
+    achievements: int
+    revenue: Decimal
+    progress: list[SeriesPeriod]
+
+
+@dataclass(frozen=True)
+class SourceSeries:
+    """A source's series: ``Series`` plus the source it belongs to."""
+
+    source: SourceRef
+    people: int
+    achievements: int
+    revenue: Decimal
+    progress: list[SeriesPeriod]
+
+
+@dataclass(frozen=True)
+class Impact:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class GoalReport:
+    """A goal's report for ``[start, end]`` (see the module docstring for every term).
+
+    Money values are exact ``Decimal``s quantized to one scale for the whole report: the
+    currency's minor unit, or more places when an amount needs them (nothing is ever rounded).
+    """
+
+    goal_id: int
+    start: date
+    end: date
+    period: Period
+    currency: str  # "" when the goal has no impact
+    total_people: int
+    achievements: int
+    revenue: Decimal
+    revenue_missing_achievements: int
+    progress: list[TotalPeriod]
+    by_source: list[SourceSeries]
+    unattributed: Series
+
+    @property
+    def impact(self) -> Impact | None:
+        return Impact(self.revenue, self.currency) if self.currency else None
+
+
+# --- range and periods --------------------------------------------------------------------------
+
+
+def default_range(
+    *, workspace: Workspace, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
+    """Fill in a missing end or start: no dates, the last 30 local days ending today; only a
+    start, from it to today; only an end, the 30 days ending there. Then check the range."""
+    if end is None:
+        end = (
+            timezone.localdate(timezone=workspace.tz)
+            if start is None
+            else max(start, timezone.localdate(timezone=workspace.tz))
+        )
+    if start is None:
+        start = end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    check_range(start=start, end=end)
+    return start, end
+
+
+def check_range(*, start: date, end: date, period: str = "day") -> None:
+    """Refuse a reversed or too long range and an unknown period (400 with the field named)."""
+    if end < start:
+        raise DomainError({"end": [f"must be on or after start ({start.isoformat()})"]})
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise DomainError({"end": [f"a report covers at most {MAX_RANGE_DAYS} days"]})
+    if period not in PERIODS:
+        raise DomainError({"period": [f"must be one of {', '.join(PERIODS)}"]})
+
+
+def period_start(day: date, period: Period) -> date:
+    """The first day of ``day``'s period: the day itself, or the Monday of its ISO week."""
+    return day if period == "day" else day - timedelta(days=day.weekday())
+
+
+def period_starts(start: date, end: date, period: Period) -> list[date]:
+    """Every period of the range, in order (the first week starts on or before ``start``)."""
+    step = timedelta(days=1 if period == "day" else 7)
+    first, last = period_start(start, period), period_start(end, period)
+    count = (last - first) // step + 1
+    return [first + n * step for n in range(count)]
+
+
+# --- the selector -------------------------------------------------------------------------------
+
+
+def goal_report(
+    *, goal: Goal, start: date | None = None, end: date | None = None, period: Period = "day"
+) -> GoalReport:
+    """The report of ``goal`` for the local dates ``[start, end]`` by ``period`` (see the module
+    docstring). Missing dates default as ``default_range`` says. Raises ``DomainError`` for a
+    reversed or over-long range or an unknown period.
+
+    Reads ``goal.current_version``. A recompute may switch versions (and drop the old rows)
+    while the report is being read; the version is read again afterwards, and the report is
+    rebuilt from the new version if it changed, so a report never mixes two versions.
+    """
+    if start is None or end is None:
+        start, end = default_range(workspace=goal.workspace, start=start, end=end)
+    check_range(start=start, end=end, period=period)
+    version = goal.current_version
+    for _ in range(_VERSION_ATTEMPTS):
+        report = _build(goal=goal, version=version, start=start, end=end, period=period)
+        now = (
+            Goal.objects.filter(pk=goal.pk)
+            .order_by()
+            .values_list("current_version", flat=True)
+            .first()
+        )
+        if now is None or now == version:
+            break
+        version = now
+    return report
+
+
+def _micro_sum() -> Sum:
+    # SQLite keeps decimals as floats, so SUM(revenue) drifts (1,000 x 19.99 is not 19990.00);
+    # every revenue has at most 6 decimals, so its millionths are an exact integer to add.
+    return Sum(
+        Cast(Round(F("revenue") * Value(_MICRO)), output_field=BigIntegerField()),
+        default=0,
+    )
+
+
+def _money(micro: Any) -> Decimal:
+    return Decimal(micro or 0).scaleb(-6)
+
+
+def _dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dict(row) for row in rows]
+
+
+def _as_date(value: date | str) -> date:
+    # A raw query's dates come back as strings on SQLite.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _first_days(rows: QuerySet[Achievement]) -> list[tuple[date, int]]:
+    """(day, people whose first achievement in the range is that day): one GROUP BY over a
+    GROUP BY person_key subquery, since the ORM cannot group by an aggregate."""
+    inner = rows.values("person_key").annotate(first_day=Min("local_date")).order_by()
+    sql, params = inner.query.sql_with_params()
+    q = connection.ops.quote_name
+    outer = (
+        f"SELECT firsts.{q('first_day')}, COUNT(*) FROM ({sql}) firsts "
+        f"GROUP BY firsts.{q('first_day')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(outer, params)
+        return [(_as_date(day), people) for day, people in cursor.fetchall()]
+
+
+def _build(*, goal: Goal, version: int, start: date, end: date, period: Period) -> GoalReport:
+    rows = Achievement.objects.filter(
+        goal_id=goal.pk, version=version, local_date__gte=start, local_date__lte=end
+    )
+    bucket: F | TruncWeek = F("local_date") if period == "day" else TruncWeek("local_date")
+    attributed = ExpressionWrapper(Q(message_id__isnull=False), output_field=BooleanField())
+    periods = period_starts(start, end, period)
+
+    # 1. The goal's sources, deleted ones included.
+    goal_sources = list(
+        GoalSource.objects.filter(goal_id=goal.pk).select_related("campaign", "broadcast")
+    )
+
+    # 2. Totals per period.
+    totals = {
+        _as_date(row["p"]): row
+        for row in _dicts(
+            rows.values(p=bucket)
+            .annotate(
+                n=Count("id"),
+                micro=_micro_sum(),
+                missing=Count("id", filter=Q(revenue_missing=True)),
+            )
+            .order_by()
+        )
+    }
+
+    # 3. People per period of their first achievement in the range.
+    first_people: dict[date, int] = defaultdict(int)
+    for day, people in _first_days(rows):
+        first_people[period_start(day, period)] += people
+
+    # 4. Per source (or unattributed) and period: distinct people, achievements, revenue.
+    Key = tuple[bool, int | None, int | None]  # (attributed, campaign id, broadcast id)
+    series_periods: dict[Key, dict[date, dict[str, Any]]] = defaultdict(dict)
+    for row in _dicts(
+        rows.values("source_campaign_id", "source_broadcast_id", a=attributed, p=bucket)
+        .annotate(people=Count("person_key", distinct=True), n=Count("id"), micro=_micro_sum())
+        .order_by()
+    ):
+        key = (bool(row["a"]), row["source_campaign_id"], row["source_broadcast_id"])
+        series_periods[key][_as_date(row["p"])] = row
+
+    # 5. Per source (or unattributed) over the range: distinct people.
+    series_people: dict[Key, int] = {
+        (bool(row["a"]), row["source_campaign_id"], row["source_broadcast_id"]): row["people"]
+        for row in _dicts(
+            rows.values("source_campaign_id", "source_broadcast_id", a=attributed)
+            .annotate(people=Count("person_key", distinct=True))
+            .order_by()
+        )
+    }
+
+    # Money: one scale for the whole report, wide enough that nothing is rounded.
+    amounts = [_money(r["micro"]) for r in totals.values()] + [
+        _money(r["micro"]) for by_period in series_periods.values() for r in by_period.values()
+    ]
+    places = max([money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)])
+    exponent = Decimal(1).scaleb(-places)
+
+    def money(micro: Any) -> Decimal:
+        return _money(micro).quantize(exponent)
+
+    progress: list[TotalPeriod] = []
+    cumulative = 0
+    for p in periods:
+        row = totals.get(p, {})
+        cumulative += first_people.get(p, 0)
+        progress.append(
+            TotalPeriod(
+                period_start=p,
+                people=first_people.get(p, 0),
+                cumulative_people=cumulative,
+                achievements=row.get("n", 0),
+                revenue=money(row.get("micro")),
+            )
+        )
+
+    def series(key: Key) -> Series:
+        by_period = series_periods.get(key, {})
+        points = [
+            SeriesPeriod(
+                period_start=p,
+                people=by_period[p]["people"] if p in by_period else 0,
+                achievements=by_period[p]["n"] if p in by_period else 0,
+                revenue=money(by_period[p]["micro"] if p in by_period else 0),
+            )
+            for p in periods
+        ]
+        return Series(
+            people=series_people.get(key, 0),
+            achievements=sum(r["n"] for r in by_period.values()),
+            revenue=money(sum(r["micro"] or 0 for r in by_period.values())),
+            progress=points,
+        )
+
+    by_source = []
+    for goal_source in goal_sources:
+        kind, source_id = goal_source.ref
+        obj = goal_source.campaign or goal_source.broadcast
+        assert obj is not None
+        s = series((True, goal_source.campaign_id, goal_source.broadcast_id))
+        by_source.append(
+            SourceSeries(
+                people=s.people,
+                achievements=s.achievements,
+                revenue=s.revenue,
+                progress=s.progress,
+                source=SourceRef(
+                    type=kind,  # type: ignore[arg-type]
+                    id=source_id,
+                    name=obj.name,
+                    deleted=obj.deleted_at is not None,
+                ),
+            )
+        )
+    by_source.sort(key=_source_order)
+
+    return GoalReport(
+        goal_id=goal.pk,
+        start=start,
+        end=end,
+        period=period,
+        currency=goal.impact_currency,
+        total_people=sum(first_people.values()),
+        achievements=sum(r["n"] for r in totals.values()),
+        revenue=money(sum(r["micro"] or 0 for r in totals.values())),
+        revenue_missing_achievements=sum(r["missing"] for r in totals.values()),
+        progress=progress,
+        by_source=by_source,
+        unattributed=series((False, None, None)),
+    )
+
+
+def _places_needed(amount: Decimal) -> int:
+    exponent = amount.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _source_order(s: SourceSeries) -> tuple[int, str, str, int]:
+    return (-s.people, s.source.name.casefold(), s.source.type, s.source.id)
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "period_start",
+    "series",
+    "source_type",
+    "source_id",
+    "source_name",
+    "deleted",
+    "people",
+    "cumulative_people",
+    "achievements",
+    "revenue",
+    "currency",
+]
+#: Spreadsheets run a cell starting with one of these as a formula; names are user input.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def money_text(amount: Decimal) -> str:
+    """A report amount as the API writes money: a plain decimal string (never exponent form)."""
+    return format(amount, "f")
+
+
+def report_csv(report: GoalReport) -> str:
+    """The report as CSV: one row per period x series, periods in order, and within a period
+    the ``total`` row, then one ``source`` row per source (in ``by_source`` order), then the
+    ``unattributed`` row.
+
+    Columns: ``period_start,series,source_type,source_id,source_name,deleted,people,
+    cumulative_people,achievements,revenue,currency``. ``series`` is ``total``, ``source`` or
+    ``unattributed``; the source columns are empty except on ``source`` rows (``deleted`` is
+    ``true``/``false`` there). ``people`` means what it means in the JSON: first achievement in
+    the range for ``total`` rows, distinct people of the period otherwise; ``cumulative_people``
+    is filled on ``total`` rows only (per-period distinct counts have no meaningful running
+    sum). ``currency`` is empty when the goal has no impact. A source name that a spreadsheet
+    would run as a formula is prefixed with ``'``.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    currency = report.currency
+    for index, total in enumerate(report.progress):
+        day = total.period_start.isoformat()
+        writer.writerow(
+            [
+                day,
+                "total",
+                "",
+                "",
+                "",
+                "",
+                total.people,
+                total.cumulative_people,
+                total.achievements,
+                money_text(total.revenue),
+                currency,
+            ]
+        )
+        for s in report.by_source:
+            point = s.progress[index]
+            writer.writerow(
+                [
+                    day,
+                    "source",
+                    s.source.type,
+                    s.source.id,
+                    _cell(s.source.name),
+                    "true" if s.source.deleted else "false",
+                    point.people,
+                    "",
+                    point.achievements,
+                    money_text(point.revenue),
+                    currency,
+                ]
+            )
+        point = report.unattributed.progress[index]
+        writer.writerow(
+            [
+                day,
+                "unattributed",
+                "",
+                "",
+                "",
+                "",
+                point.people,
+                "",
+                point.achievements,
+                money_text(point.revenue),
+                currency,
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    return f"'{text}" if text.startswith(_FORMULA_START) else text

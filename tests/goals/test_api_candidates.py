@@ -1,0 +1,278 @@
+"""GET /api/v1/goals/{id}/sources/candidates: the paginated source picker (SPEC §4.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from campaigns import services, sources
+from campaigns.models import Broadcast, Campaign, Workspace
+from goals import services as goal_services
+from goals.models import Goal
+
+SIGNUP = {"trigger": {"type": "event", "name": "signup"}}
+
+
+def url(goal: Goal) -> str:
+    return f"/api/v1/goals/{goal.pk}/sources/candidates"
+
+
+def refs(response: Any) -> list[tuple[str, str]]:
+    assert response.status_code == 200, response.json()
+    return [(row["type"], row["name"]) for row in response.json()["results"]]
+
+
+@pytest.fixture
+def catalogue(workspace: Workspace, other_workspace: Workspace) -> dict[str, Campaign | Broadcast]:
+    """Campaigns of every status, newsletters, and what the picker must never list."""
+    made: dict[str, Campaign | Broadcast] = {
+        "welcome": sources.campaign_create(
+            workspace=workspace, name="Welcome series", status="running", tags=["Onboarding"]
+        ),
+        "launch": sources.campaign_create(
+            workspace=workspace, name="launch prep", status="draft", tags=["q4"]
+        ),
+        "winback": sources.campaign_create(workspace=workspace, name="Winback", status="stopped"),
+        "old": sources.campaign_create(workspace=workspace, name="Old promo", status="archived"),
+        "weekly": sources.broadcast_create(
+            workspace=workspace,
+            name="Weekly digest",
+            status="sent",
+            channels=["email", "push"],
+            tags=["onboarding", "news"],
+        ),
+        "sms_blast": sources.broadcast_create(
+            workspace=workspace, name="SMS blast", status="draft", channels=["sms"]
+        ),
+        # A campaign and a broadcast with the same name: type breaks the tie.
+        "same_c": sources.campaign_create(workspace=workspace, name="Launch prep", status="draft"),
+        "same_b": sources.broadcast_create(
+            workspace=workspace, name="Launch prep", status="sent", channels=["email"]
+        ),
+    }
+    # Never listed: API-triggered and in-app broadcasts, deleted sources, other workspaces.
+    sources.broadcast_create(
+        workspace=workspace, name="Receipts", kind="api_triggered", channels=["email"]
+    )
+    sources.broadcast_create(workspace=workspace, name="Banner", kind="in_app", channels=["in_app"])
+    gone = sources.campaign_create(workspace=workspace, name="Deleted campaign")
+    services.source_soft_delete(source=gone)
+    gone_b = sources.broadcast_create(workspace=workspace, name="Deleted newsletter")
+    services.source_soft_delete(source=gone_b)
+    sources.campaign_create(workspace=other_workspace, name="Their campaign")
+    sources.broadcast_create(workspace=other_workspace, name="Their newsletter")
+    return made
+
+
+@pytest.fixture
+def goal(workspace: Workspace, catalogue: dict[str, Campaign | Broadcast]) -> Goal:
+    return goal_services.goal_create(
+        workspace=workspace,
+        name="Activation",
+        criteria=SIGNUP,
+        sources=[
+            {"type": "campaign", "id": catalogue["welcome"].pk},
+            {"type": "broadcast", "id": catalogue["weekly"].pk},
+        ],
+    )
+
+
+ALL = [
+    ("broadcast", "Launch prep"),
+    ("campaign", "launch prep"),
+    ("campaign", "Launch prep"),
+    ("campaign", "Old promo"),
+    ("broadcast", "SMS blast"),
+    ("broadcast", "Weekly digest"),
+    ("campaign", "Welcome series"),
+    ("campaign", "Winback"),
+]
+
+
+def test_it_lists_campaigns_and_newsletters_by_name_then_type_then_id(
+    api: APIClient, goal: Goal, catalogue: dict[str, Any]
+) -> None:
+    response = api.get(url(goal))
+
+    assert response.json()["count"] == 8
+    # "launch prep" (earlier id) and "Launch prep" sort together, case-insensitively; the
+    # broadcast comes first by type.
+    assert refs(response) == ALL
+    rows = {(row["type"], row["id"]): row for row in response.json()["results"]}
+    weekly = rows[("broadcast", catalogue["weekly"].pk)]
+    assert weekly == {
+        "type": "broadcast",
+        "id": catalogue["weekly"].pk,
+        "name": "Weekly digest",
+        "status": "sent",
+        "channels": ["email", "push"],
+        "tags": ["news", "Onboarding"],  # taggit reuses the existing spelling
+        "selected": True,
+    }
+    welcome = rows[("campaign", catalogue["welcome"].pk)]
+    assert welcome == {
+        "type": "campaign",
+        "id": catalogue["welcome"].pk,
+        "name": "Welcome series",
+        "status": "running",
+        "channels": [],
+        "tags": ["Onboarding"],
+        "selected": True,
+    }
+    assert [row["selected"] for row in response.json()["results"]].count(True) == 2
+
+
+def test_it_never_lists_api_triggered_in_app_deleted_or_foreign_sources(
+    api: APIClient, goal: Goal
+) -> None:
+    listed = {name for _, name in refs(api.get(url(goal), {"page_size": 500}))}
+
+    assert not listed & {
+        "Receipts",
+        "Banner",
+        "Deleted campaign",
+        "Deleted newsletter",
+        "Their campaign",
+        "Their newsletter",
+    }
+    assert refs(api.get(url(goal), {"search": "receipts"})) == []
+    assert refs(api.get(url(goal), {"channel": "in_app"})) == []
+
+
+def test_it_paginates_across_pages_with_filters(api: APIClient, goal: Goal) -> None:
+    first = api.get(url(goal), {"page_size": 3})
+    second = api.get(url(goal), {"page_size": 3, "page": 2})
+    third = api.get(url(goal), {"page_size": 3, "page": 3})
+
+    assert first.json()["count"] == 8
+    assert first.json()["previous"] is None
+    assert "page=2" in first.json()["next"]
+    assert refs(first) + refs(second) + refs(third) == ALL
+    assert third.json()["next"] is None
+
+    # Drafts of both kinds, two per page.
+    drafts: dict[str, Any] = {"status": "draft", "page_size": 2}
+    page_1 = api.get(url(goal), drafts)
+    page_2 = api.get(url(goal), {**drafts, "page": 2})
+    assert page_1.json()["count"] == 3
+    assert refs(page_1) == [("campaign", "launch prep"), ("campaign", "Launch prep")]
+    assert refs(page_2) == [("broadcast", "SMS blast")]
+    assert page_2.json()["next"] is None
+    assert api.get(url(goal), {**drafts, "page": 3}).status_code == 404
+
+
+def test_it_filters_by_type(api: APIClient, goal: Goal) -> None:
+    assert refs(api.get(url(goal), {"type": "broadcast"})) == [
+        ("broadcast", "Launch prep"),
+        ("broadcast", "SMS blast"),
+        ("broadcast", "Weekly digest"),
+    ]
+    campaigns = refs(api.get(url(goal), {"type": "campaign"}))
+    assert {kind for kind, _ in campaigns} == {"campaign"}
+    assert len(campaigns) == 5
+
+
+def test_it_filters_by_any_of_several_statuses(api: APIClient, goal: Goal) -> None:
+    assert refs(api.get(url(goal), {"status": "draft"})) == [
+        ("campaign", "launch prep"),
+        ("campaign", "Launch prep"),
+        ("broadcast", "SMS blast"),
+    ]
+    assert refs(api.get(url(goal), {"status": "running,archived"})) == [
+        ("campaign", "Old promo"),
+        ("campaign", "Welcome series"),
+    ]
+    assert refs(api.get(url(goal), {"status": ["sent", "stopped"]})) == [
+        ("broadcast", "Launch prep"),
+        ("broadcast", "Weekly digest"),
+        ("campaign", "Winback"),
+    ]
+    assert refs(api.get(url(goal), {"status": "sent", "type": "campaign"})) == []
+
+
+def test_a_channel_filter_keeps_the_broadcasts_using_it(api: APIClient, goal: Goal) -> None:
+    assert refs(api.get(url(goal), {"channel": "email"})) == [
+        ("broadcast", "Launch prep"),
+        ("broadcast", "Weekly digest"),
+    ]
+    assert refs(api.get(url(goal), {"channel": "sms"})) == [("broadcast", "SMS blast")]
+    assert refs(api.get(url(goal), {"channel": "push", "type": "campaign"})) == []
+
+
+def test_it_filters_by_tag_case_insensitively_and_searches_names(
+    api: APIClient, goal: Goal
+) -> None:
+    assert refs(api.get(url(goal), {"tag": "ONBOARDING"})) == [
+        ("broadcast", "Weekly digest"),
+        ("campaign", "Welcome series"),
+    ]
+    assert refs(api.get(url(goal), {"tag": "q4"})) == [("campaign", "launch prep")]
+    assert refs(api.get(url(goal), {"search": "LAUNCH"})) == [
+        ("broadcast", "Launch prep"),
+        ("campaign", "launch prep"),
+        ("campaign", "Launch prep"),
+    ]
+    assert refs(api.get(url(goal), {"search": "we", "tag": "onboarding", "type": "broadcast"})) == [
+        ("broadcast", "Weekly digest")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        (
+            {"type": "segment"},
+            "type",
+            'unknown type "segment"; expected one of campaign, broadcast',
+        ),
+        (
+            {"status": "draft,paused"},
+            "status",
+            'unknown status "paused"; expected one of draft, running, stopped, archived, sent',
+        ),
+        ({"channel": "fax"}, "channel", 'unknown channel "fax"'),
+    ],
+)
+def test_it_rejects_unknown_filter_values(
+    api: APIClient, goal: Goal, params: dict[str, str], field: str, reason: str
+) -> None:
+    response = api.get(url(goal), params)
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
+    assert reason in response.json()["errors"][field][0]
+
+
+def test_it_caps_the_page_size_at_500(api: APIClient, goal: Goal) -> None:
+    response = api.get(url(goal), {"page_size": 10_000})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 8
+
+
+def test_it_is_scoped_to_the_workspace_and_open_to_viewers(
+    api: APIClient, other_api: APIClient, viewer_api: APIClient, goal: Goal
+) -> None:
+    assert other_api.get(url(goal)).status_code == 404
+    assert api.get("/api/v1/goals/999999/sources/candidates").status_code == 404
+    assert refs(viewer_api.get(url(goal))) == ALL
+    assert api.get(f"{url(goal)}/").status_code == 200
+
+
+def test_a_page_takes_the_same_queries_however_many_rows_it_holds(
+    api: APIClient, workspace: Workspace, goal: Goal, django_assert_max_num_queries: Any
+) -> None:
+    api.get(url(goal))  # the token's first use writes last_used_at
+    with django_assert_max_num_queries(6) as small:
+        api.get(url(goal))
+    for i in range(40):
+        sources.campaign_create(workspace=workspace, name=f"C{i}", tags=[f"t{i}"])
+        sources.broadcast_create(workspace=workspace, name=f"B{i}", tags=["x"], channels=["sms"])
+
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = api.get(url(goal), {"page_size": 100})
+
+    assert len(response.json()["results"]) == 88
+    assert all(row["tags"] for row in response.json()["results"] if row["name"][1:].isdigit())

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from campaigns.errors import DomainError
+from campaigns.errors import Conflict, DomainError
 from campaigns.models import (
     Broadcast,
     BroadcastKind,
@@ -158,7 +158,13 @@ def broadcast_update(
     if name is not None:
         broadcast.name = name.strip()
         fields.append("name")
-    if kind is not None:
+    if kind is not None and kind != broadcast.kind:
+        # Only newsletters can be goal sources (SPEC §4.3); turning a source into another kind
+        # would leave goals crediting a broadcast they could never have chosen.
+        if kind != BroadcastKind.NEWSLETTER and broadcast.goal_sources.exists():  # type: ignore[attr-defined]
+            raise Conflict(
+                {"kind": ["this broadcast is a goal source; only newsletters can be sources"]}
+            )
         broadcast.kind = kind
         fields.append("kind")
     if status is not None:

@@ -799,3 +799,20 @@ def test_source_services_apply_the_source_rules(
         "sources.1.id": [f"no campaign with id {theirs.pk} in this workspace"]
     }
     assert [row.ref for row in goal.sources.all()] == [("campaign", campaign.pk)]
+
+
+def test_a_broadcast_that_is_a_goal_source_cannot_stop_being_a_newsletter(
+    workspace: Workspace, api: APIClient
+) -> None:
+    newsletter = Broadcast.objects.create(workspace=workspace, name="News", kind="newsletter")
+    goal = Goal.objects.create(
+        workspace=workspace, name="g", criteria={"trigger": {"type": "event", "name": "x"}}
+    )
+    GoalSource.objects.create(goal=goal, broadcast=newsletter)
+    response = api.patch(
+        f"/api/v1/broadcasts/{newsletter.pk}", {"kind": "api_triggered"}, format="json"
+    )
+    assert response.status_code == 409
+    assert "kind" in response.json()["errors"]
+    newsletter.refresh_from_db()
+    assert newsletter.kind == "newsletter"

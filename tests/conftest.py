@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -17,6 +18,9 @@ from goals_project.celery import app as celery_app
 from tests.celery_worker import broker_and_database_ready, celery_worker_process
 
 __all__ = ["celery_worker_process"]
+
+# Password hashing is deliberately slow; tests create many users and need no such protection.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

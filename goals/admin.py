@@ -1,0 +1,138 @@
+"""Goals in the Django admin, scoped like every other model (campaigns.admin).
+
+What a goal measures (criteria, impact, sources, attribution settings) is edited through the
+API and the goals UI, where it is validated and recomputed; here a goal's name, description
+and tags can be changed, its result inspected, and the goal deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+
+from campaigns.admin import FactAdmin, ReadOnlyInline, WorkspaceFilter, WorkspaceScopedAdmin
+from goals import services
+from goals.models import Achievement, Goal, GoalSource
+
+
+class GoalSourceInline(ReadOnlyInline):
+    model = GoalSource
+    fields = ("campaign", "broadcast", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(Goal)
+class GoalAdmin(WorkspaceScopedAdmin):
+    list_display = ("name", "workspace", "status", "tag_list", "computed_at", "updated_at")
+    list_filter = (WorkspaceFilter, "status")
+    list_select_related = ("workspace",)
+    search_fields = ("name", "description")
+    ordering = ("name", "id")
+    fields = (
+        "workspace",
+        "name",
+        "description",
+        "tags",
+        "criteria",
+        "impact_currency",
+        "impact_static",
+        "impact_event_key",
+        "window_days",
+        "metrics",
+        "count_machine",
+        "status",
+        "computed_at",
+        "current_version",
+        "requested_version",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = (
+        "criteria",
+        "impact_currency",
+        "impact_static",
+        "impact_event_key",
+        "window_days",
+        "metrics",
+        "count_machine",
+        "status",
+        "computed_at",
+        "current_version",
+        "requested_version",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (GoalSourceInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # goals are created through the API / goals UI, which validate criteria
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("tags")
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Goal) -> str:
+        return ", ".join(sorted(tag.name for tag in obj.tags.all()))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.check_writable(request, [obj])
+        services.goal_delete(goal=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self.check_writable(request, queryset)
+        for goal in queryset:
+            services.goal_delete(goal=goal)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        return self.summarised_deleted_objects(objs, request)
+
+
+class AttributedFilter(admin.SimpleListFilter):
+    title = "attributed"
+    parameter_name = "attributed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Attributed"), ("no", "Unattributed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(message__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(message__isnull=True)
+        return queryset
+
+
+@admin.register(Achievement)
+class AchievementAdmin(FactAdmin):
+    """The current result of every goal (older versions are a recompute's scratch space)."""
+
+    workspace_field = "goal__workspace"
+    list_display = (
+        "goal",
+        "person_label",
+        "achieved_at",
+        "revenue",
+        "revenue_missing",
+        "trigger_kind",
+        "message",
+        "source",
+        "touch_at",
+    )
+    list_filter = (AttributedFilter, "trigger_kind", "revenue_missing")
+    list_select_related = ("goal", "person", "message", "source_campaign", "source_broadcast")
+    raw_id_fields = ("person", "message")
+    ordering = ("-achieved_at", "-id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(version=F("goal__current_version"))
+
+    @admin.display(description="person")
+    def person_label(self, obj: Achievement) -> str:
+        return str(obj.person) if obj.person_id else f"deleted person {str(obj.person_key)[:8]}…"
+
+    @admin.display(description="source")
+    def source(self, obj: Achievement) -> str:
+        return str(obj.source_campaign or obj.source_broadcast or "unattributed")

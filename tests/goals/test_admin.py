@@ -1,0 +1,84 @@
+"""The goals models in the Django admin, scoped to the user's workspaces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from campaigns.models import Workspace
+from goals.models import Achievement, Goal
+
+
+def make_goal(workspace: Workspace, name: str) -> Goal:
+    goal = Goal.objects.create(
+        workspace=workspace,
+        name=name,
+        criteria={"trigger": {"type": "event", "name": "x"}},
+        current_version=1,
+    )
+    at = datetime(2026, 1, 5, 10, tzinfo=UTC)
+    Achievement.objects.create(
+        goal=goal,
+        version=1,
+        person_key="00000000-0000-0000-0000-000000000001",
+        achieved_at=at,
+        local_date=at.date(),
+        trigger_kind="event",
+        trigger_id=1,
+    )
+    return goal
+
+
+@pytest.fixture
+def staff_client(owner: User) -> Client:
+    owner.is_staff = True
+    owner.save()
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+def test_the_goal_and_achievement_lists_show_only_the_users_workspaces(
+    staff_client: Client, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    make_goal(workspace, "Ours")
+    make_goal(other_workspace, "Theirs")
+    goals = staff_client.get("/admin/goals/goal/")
+    assert goals.status_code == 200
+    assert b"Ours" in goals.content and b"Theirs" not in goals.content
+    achievements = staff_client.get("/admin/goals/achievement/")
+    assert achievements.status_code == 200
+    assert b"Ours" in achievements.content and b"Theirs" not in achievements.content
+
+
+def test_another_workspaces_goal_is_not_found(
+    staff_client: Client, other_workspace: Workspace
+) -> None:
+    theirs = make_goal(other_workspace, "Theirs")
+    response = staff_client.get(f"/admin/goals/goal/{theirs.pk}/change/")
+    assert response.status_code == 302  # the admin redirects a missing object to the index
+    assert Goal.objects.filter(pk=theirs.pk).exists()
+
+
+def test_deleting_a_goal_in_the_admin_removes_it_and_its_results(
+    staff_client: Client, workspace: Workspace
+) -> None:
+    goal = make_goal(workspace, "Ours")
+    response = staff_client.post(f"/admin/goals/goal/{goal.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Goal.objects.filter(pk=goal.pk).exists()
+    assert not Achievement.objects.filter(goal_id=goal.pk).exists()
+
+
+def test_a_viewer_sees_goals_but_cannot_change_them(viewer: User, workspace: Workspace) -> None:
+    viewer.is_staff = True
+    viewer.save()
+    client = Client()
+    client.force_login(viewer)
+    goal = make_goal(workspace, "Ours")
+    assert client.get(f"/admin/goals/goal/{goal.pk}/change/").status_code == 200
+    assert client.post(f"/admin/goals/goal/{goal.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Goal.objects.filter(pk=goal.pk).exists()

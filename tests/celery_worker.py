@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def broker_and_database_ready() -> tuple[bool, str]:
     """Worker tests need a broker and a database a second process can open (not SQLite memory)."""
-    if not settings.CELERY_BROKER_URL:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return False, "CELERY_BROKER_URL is not set"
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return False, "DATABASE_URL is not PostgreSQL"

@@ -266,3 +266,27 @@ def test_it_rejects_empty_sizes(db: Any, option: str, value: str) -> None:
         seed(option, value)
 
     assert not Workspace.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_creates_demo_goals_computed_from_the_seeded_data() -> None:
+    from goals.models import Achievement, Goal, GoalSource
+
+    seed("--people", "200", "--days", "30")
+    goals = {goal.name: goal for goal in Goal.objects.all()}
+    assert set(goals) == {"Trial to paid", "Onboarding completed", "Win-back: back to paying"}
+    for goal in goals.values():
+        assert goal.status == "ready" and goal.current_version > 0
+    achieved = Achievement.objects.filter(goal=goals["Onboarding completed"])
+    assert achieved.exists() and achieved.exclude(message=None).exists()
+    # The deleted onboarding campaign stays a source of the onboarding goal.
+    assert GoalSource.objects.filter(
+        goal=goals["Onboarding completed"], campaign__deleted_at__isnull=False
+    ).exists()
+
+
+def test_it_can_skip_the_demo_goals(db: Any) -> None:
+    from goals.models import Goal
+
+    seed("--people", "20", "--days", "10", "--no-goals")
+    assert not Goal.objects.exists()

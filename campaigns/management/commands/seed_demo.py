@@ -31,6 +31,10 @@ class Command(BaseCommand):
             help=f"name of the demo workspace (default {demo.DEFAULT_WORKSPACE_NAME!r})",
         )
 
+        parser.add_argument(
+            "--no-goals", dest="goals", action="store_false", help="don't create demo goals"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["workspace_name"]
         self.stdout.write(
@@ -57,6 +61,13 @@ class Command(BaseCommand):
             )
             return
         assert result.start is not None and result.end is not None
+        if options["goals"]:
+            from goals.demo import demo_goals  # goals build on the messaging data
+
+            goals = demo_goals(workspace=workspace)
+            self.stdout.write(
+                f"Created {len(goals)} demo goals: {', '.join(g.name for g in goals)}"
+            )
         self.stdout.write(
             f"Created workspace {workspace.name!r} (id {workspace.pk}, {workspace.time_zone}) "
             f"with data from {result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC "

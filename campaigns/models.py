@@ -197,7 +197,10 @@ class PersonAttributeChange(models.Model):
     objects: ClassVar[WorkspaceQuerySet] = WorkspaceQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
-        indexes = [models.Index(fields=["person_key", "timestamp"], name="attrchange_key_time")]
+        indexes = [
+            models.Index(fields=["person_key", "timestamp"], name="attrchange_key_time"),
+            models.Index(fields=["received_at"], name="attrchange_received"),
+        ]
 
     def __str__(self) -> str:
         return f"attributes of {self.person_key} @ {self.timestamp:%Y-%m-%d %H:%M}"
@@ -231,6 +234,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["workspace", "name", "timestamp"], name="event_ws_name_time"),
             models.Index(fields=["person_key", "timestamp"], name="event_key_time"),
+            # "What arrived since T" (recompute catch-up, the reconcile pass).
+            models.Index(fields=["received_at"], name="event_received"),
         ]
 
     def __str__(self) -> str:
@@ -277,6 +282,7 @@ class SegmentMembershipChange(models.Model):
         indexes = [
             models.Index(fields=["segment", "person_key", "timestamp"], name="segchange_seg_key"),
             models.Index(fields=["person_key", "timestamp"], name="segchange_key_time"),
+            models.Index(fields=["received_at"], name="segchange_received"),
         ]
 
     def __str__(self) -> str:
@@ -421,6 +427,7 @@ class Message(models.Model):
             models.Index(fields=["person_key", "sent_at"], name="message_key_sent"),
             models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent"),
             models.Index(fields=["broadcast", "sent_at"], name="message_broadcast_sent"),
+            models.Index(fields=["received_at"], name="message_received"),
         ]
 
     def __str__(self) -> str:
@@ -450,6 +457,7 @@ class MessageMetric(models.Model):
                 fields=["message", "metric", "timestamp", "machine"], name="metric_unique"
             ),
         ]
+        indexes = [models.Index(fields=["received_at"], name="metric_received")]
 
     def __str__(self) -> str:
         return f"{self.metric}{' (machine)' if self.machine else ''} @ {self.timestamp}"

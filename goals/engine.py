@@ -32,32 +32,31 @@ from __future__ import annotations
 
 import bisect
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
-    Case,
-    DateTimeField,
     F,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns import channels
+from campaigns.bulk import RowInserter
 from campaigns.models import (
     Event,
     Message,
@@ -192,11 +191,15 @@ def _triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterat
             workspace_id=goal.workspace_id, name=trigger.get("name", ""), timestamp__gte=start
         )
         wanted = list(trigger.get("conditions") or [])
+        # Decoding every event's JSON costs more than the rest: read it only when needed.
+        needs_data = bool(wanted) or bool(goal.impact_currency and goal.impact_event_key)
+        columns = ("id", "person_key", "person_id", "timestamp", *(("data",) if needs_data else ()))
         for qs in _scoped(events, person_keys):
-            rows = qs.values_list("id", "person_key", "person_id", "timestamp", "data")
-            for event_id, key, person_id, at, data in rows.iterator(chunk_size=5000):
-                if conditions.all_match(wanted, data):
-                    yield Trigger(TriggerKind.EVENT, event_id, key, person_id, at, data)
+            rows = qs.values_list(*columns)
+            for event_id, key, person_id, at, *data in rows.iterator(chunk_size=5000):
+                payload = data[0] if data else None
+                if conditions.all_match(wanted, payload):
+                    yield Trigger(TriggerKind.EVENT, event_id, key, person_id, at, payload)
     elif kind == "segment":
         changes = SegmentMembershipChange.objects.filter(
             workspace_id=goal.workspace_id,
@@ -350,32 +353,51 @@ def _revenue(spec: GoalSpec, trig: Trigger) -> tuple[Decimal, bool]:
     return Decimal(0), False
 
 
+#: The columns evaluation produces per achievement, in order (attribution comes after).
+BUILD_FIELDS = (
+    "goal", "version", "person_key", "person", "achieved_at", "local_date", "revenue",
+    "revenue_missing", "trigger_kind", "trigger_id", "window_start",
+)  # fmt: skip
+#: Where ``trigger_kind`` and ``trigger_id`` sit in a row: together they identify it.
+KIND, TRIGGER_ID = BUILD_FIELDS.index("trigger_kind"), BUILD_FIELDS.index("trigger_id")
+
+Row = tuple[Any, ...]
+
+
 def evaluate(
     spec: GoalSpec, *, version: int, person_keys: Sequence[uuid.UUID] | None = None
-) -> Iterator[list[Achievement]]:
-    """Unsaved achievements of ``spec``'s goal (for ``person_keys``, or everyone), in chunks."""
+) -> Iterator[list[Row]]:
+    """The goal's achievements (for ``person_keys``, or everyone) as rows in ``BUILD_FIELDS``
+    order, in chunks. Plain tuples, not model instances: a recompute makes hundreds of
+    thousands, and building a model instance costs more than the rest of the work."""
     pending: list[Trigger] = []
+    goal_id, tz = spec.goal.pk, spec.tz
+    window_starts: dict[date, datetime] = {}  # the window start depends on the local date only
 
-    def flush() -> list[Achievement]:
+    def flush() -> list[Row]:
         history = _History(spec, (t.person_key for t in pending)) if spec.filters else None
         out = []
         for trig in pending:
             if history is not None and not _filters_hold(spec, history, trig):
                 continue
             revenue, missing = _revenue(spec, trig)
+            local_date = trig.at.astimezone(tz).date()
+            start = window_starts.get(local_date)
+            if start is None:
+                start = window_starts[local_date] = spec.window_start(trig.at)
             out.append(
-                Achievement(
-                    goal_id=spec.goal.pk,
-                    version=version,
-                    person_key=trig.person_key,
-                    person_id=trig.person_id,
-                    achieved_at=trig.at,
-                    local_date=trig.at.astimezone(spec.tz).date(),
-                    revenue=revenue,
-                    revenue_missing=missing,
-                    trigger_kind=trig.kind,
-                    trigger_id=trig.trigger_id,
-                    window_start=spec.window_start(trig.at),
+                (
+                    goal_id,
+                    version,
+                    trig.person_key,
+                    trig.person_id,
+                    trig.at,
+                    local_date,
+                    revenue,
+                    missing,
+                    trig.kind,
+                    trig.trigger_id,
+                    start,
                 )
             )
         pending.clear()
@@ -392,55 +414,129 @@ def evaluate(
 # --- attribution: one UPDATE per goal or chunk of people ---------------------------------
 
 
-def _touch_expression(spec: GoalSpec) -> Case:
-    """Per channel, the ``reached_*`` column that holds the goal's touch time."""
+def _touch_sql(spec: GoalSpec, alias: str) -> str:
+    """Per channel, the ``reached_*`` column of message ``alias`` that holds the goal's touch
+    time. Channel and column names come from ``campaigns.channels`` and this module, never
+    from input, so they are inlined."""
     whens = []
     for channel in channels.CHANNELS:
         metric = spec.settings.qualifying_metric(channel)
-        column = TOUCH_COLUMN[(metric, spec.settings.count_machine)]
-        value: Any = Coalesce(F(column), F("sent_at")) if metric == channels.SENT else F(column)
-        whens.append(When(channel=channel, then=value))
-    return Case(*whens, output_field=DateTimeField())
+        column = f"{alias}.{TOUCH_COLUMN[(metric, spec.settings.count_machine)]}"
+        if metric == channels.SENT:
+            column = f"COALESCE({column}, {alias}.sent_at)"
+        whens.append(f"WHEN '{channel}' THEN {column}")
+    return f"(CASE {alias}.channel {' '.join(whens)} END)"
+
+
+def _best_message_sql(spec: GoalSpec, outer: str) -> tuple[str, list[Any]]:
+    """A correlated subquery: the id of the message credited with achievement row ``outer``.
+
+    The SQL twin of ``goals.attribution.attribute``: the candidates are the person's
+    non-anonymous messages from the goal's sources (deleted ones included) whose touch time is
+    within [window_start, achieved_at]; the best is the latest touch, then the latest sent
+    time, then the highest id. It walks the person's messages through the
+    (person_key, sent_at) index. Channel and column names are inlined (they come from code);
+    source ids are parameters.
+    """
+    if not spec.campaign_ids and not spec.broadcast_ids:
+        return "CAST(NULL AS BIGINT)", []
+    touch = _touch_sql(spec, "c")
+    in_sources, params = [], []
+    if spec.campaign_ids:
+        in_sources.append(f"c.campaign_id IN ({', '.join(['%s'] * len(spec.campaign_ids))})")
+        params += spec.campaign_ids
+    if spec.broadcast_ids:
+        in_sources.append(f"c.broadcast_id IN ({', '.join(['%s'] * len(spec.broadcast_ids))})")
+        params += spec.broadcast_ids
+    sql = (
+        f"(SELECT c.id FROM {Message._meta.db_table} c"
+        f" WHERE c.person_key = {outer}.person_key AND NOT c.anonymous"
+        f" AND ({' OR '.join(in_sources)})"
+        f" AND {touch} >= {outer}.window_start AND {touch} <= {outer}.achieved_at"
+        f" ORDER BY {touch} DESC, c.sent_at DESC, c.id DESC LIMIT 1)"
+    )
+    return sql, params
+
+
+def _credit_columns_sql(spec: GoalSpec, message: str) -> str:
+    """The four attribution columns from the credited message row ``message`` (or NULLs)."""
+    return (
+        f"{message}.id, {_touch_sql(spec, message)}, {message}.campaign_id, {message}.broadcast_id"
+    )
+
+
+ATTRIBUTION_COLUMNS = ("message_id", "touch_at", "source_campaign_id", "source_broadcast_id")
 
 
 def attribute_achievements(
     spec: GoalSpec, *, version: int, person_keys: Sequence[uuid.UUID] | None = None
 ) -> None:
-    """Credit each achievement of the version (or of these people) to its last qualifying touch.
+    """Credit each achievement of the version (or of these people) to its last qualifying
+    touch (``_best_message_sql``), in one UPDATE per goal or chunk of people."""
+    achievements = Achievement._meta.db_table
+    messages = Message._meta.db_table
+    key_field = Achievement._meta.get_field("person_key")
+    best, best_params = _best_message_sql(spec, achievements)
+    for chunk in [None] if person_keys is None else _chunks(list(person_keys)):
+        where = f"{achievements}.goal_id = %s AND {achievements}.version = %s"
+        params: list[Any] = [spec.goal.pk, version]
+        if chunk is not None:
+            where += f" AND {achievements}.person_key IN ({', '.join(['%s'] * len(chunk))})"
+            params += [key_field.get_db_prep_value(key, connection) for key in chunk]
+        # A row-value assignment (PostgreSQL, SQLite >= 3.15): no matching message sets NULLs.
+        sql = (
+            f"UPDATE {achievements} SET ({', '.join(ATTRIBUTION_COLUMNS)}) = ("
+            f"SELECT {_credit_columns_sql(spec, 'm')} FROM {messages} m WHERE m.id = {best}"
+            f") WHERE {where}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, best_params + params)
 
-    The SQL twin of ``goals.attribution.attribute``: the candidate messages are the person's
-    non-anonymous messages from the goal's sources (deleted ones included) whose touch time is
-    within [window_start, achieved_at]; the best is the latest touch, then the latest sent
-    time, then the highest id.
-    """
-    for qs in _scoped(
-        Achievement.objects.filter(goal_id=spec.goal.pk, version=version), person_keys
-    ):
-        if not spec.campaign_ids and not spec.broadcast_ids:
-            qs.update(message=None, source_campaign=None, source_broadcast=None, touch_at=None)
-            continue
-        touch = _touch_expression(spec)
-        candidates = (
-            Message.objects.filter(person_key=OuterRef("person_key"), anonymous=False)
-            .filter(Q(campaign_id__in=spec.campaign_ids) | Q(broadcast_id__in=spec.broadcast_ids))
-            .annotate(touch=touch)
-            .filter(touch__gte=OuterRef("window_start"), touch__lte=OuterRef("achieved_at"))
-            .order_by("-touch", "-sent_at", "-id")
+
+def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]]) -> int:
+    """Write a new version's achievements already attributed: rows are streamed into a
+    temporary table (COPY on PostgreSQL), then copied across with their credit computed on the
+    way, so each achievement is written once (no UPDATE rewriting every row afterwards)."""
+    staging = "goals_staged_achievement"
+    achievements = Achievement._meta.db_table
+    messages = Message._meta.db_table
+    columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
+    column_list = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staging} AS SELECT {column_list} FROM {achievements}"
+            " WHERE 1 = 0"
         )
-        qs.update(message_id=Subquery(candidates.values("id")[:1]))
-        credited = Message.objects.filter(pk=OuterRef("message_id"))
-        qs.update(
-            touch_at=Subquery(credited.annotate(touch=_touch_expression(spec)).values("touch")[:1]),
-            source_campaign_id=Subquery(credited.values("campaign_id")[:1]),
-            source_broadcast_id=Subquery(credited.values("broadcast_id")[:1]),
+    try:
+        inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
+        count = sum(inserter.insert(chunk) for chunk in rows)
+        best, params = _best_message_sql(spec, "s")
+        sql = (
+            f"INSERT INTO {achievements} ({column_list}, {', '.join(ATTRIBUTION_COLUMNS)}) "
+            f"SELECT {', '.join('x.' + c for c in columns)}, {_credit_columns_sql(spec, 'm')} "
+            f"FROM (SELECT s.*, {best} AS best FROM {staging} s) x "
+            f"LEFT JOIN {messages} m ON m.id = x.best"
         )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+    return count
 
 
 # --- applying results -------------------------------------------------------------------------
 
 
-def _insert(achievements: list[Achievement]) -> None:
-    Achievement.objects.bulk_create(achievements, batch_size=2000, ignore_conflicts=True)
+def _insert_rows(rows: list[Row]) -> None:
+    """Insert achievement rows, skipping any already there (the unique trigger constraint)."""
+    attnames = [Achievement._meta.get_field(name).attname for name in BUILD_FIELDS]  # type: ignore[union-attr]
+    Achievement.objects.bulk_create(
+        [Achievement(**dict(zip(attnames, row, strict=True))) for row in rows],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
 
 
 def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUID]) -> None:
@@ -458,10 +554,11 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
         keys_to_evaluate = [k for k in keys if k not in frozen]
     else:
         keys_to_evaluate = keys
-    wanted: dict[tuple[str, int], Achievement] = {}
+    #: (trigger kind, trigger id) -> row; what the stored data says these people achieved.
+    wanted: dict[tuple[str, int], Row] = {}
     for chunk in evaluate(spec, version=version, person_keys=keys_to_evaluate):
-        for achievement in chunk:
-            wanted[(achievement.trigger_kind, achievement.trigger_id)] = achievement
+        for row in chunk:
+            wanted[(row[KIND], row[TRIGGER_ID])] = row
     existing: dict[tuple[str, int], tuple[int, Any]] = {}
     for chunk_keys in _chunks(keys_to_evaluate):
         for pk, kind, trigger_id, revenue, missing, at in Achievement.objects.filter(
@@ -470,17 +567,18 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
             "id", "trigger_kind", "trigger_id", "revenue", "revenue_missing", "achieved_at"
         ):
             existing[(kind, trigger_id)] = (pk, (revenue, missing, at))
+    revenue_at = BUILD_FIELDS.index("revenue")
+    missing_at = BUILD_FIELDS.index("revenue_missing")
+    achieved_at = BUILD_FIELDS.index("achieved_at")
+
+    def state(row: Row) -> tuple[Any, ...]:
+        return (row[revenue_at], row[missing_at], row[achieved_at])
+
     stale = [pk for k, (pk, _) in existing.items() if k not in wanted]
-    changed = [
-        pk
-        for k, (pk, state) in existing.items()
-        if k in wanted
-        and state != (wanted[k].revenue, wanted[k].revenue_missing, wanted[k].achieved_at)
-    ]
-    for ids in _chunks(stale + changed):
+    changed = {k for k, (_, old) in existing.items() if k in wanted and old != state(wanted[k])}
+    for ids in _chunks(stale + [existing[k][0] for k in changed]):
         Achievement.objects.filter(pk__in=list(ids)).delete()
-    changed_keys = {k for k, (pk, _) in existing.items() if pk in set(changed)}
-    _insert([a for k, a in wanted.items() if k not in existing or k in changed_keys])
+    _insert_rows([row for k, row in wanted.items() if k not in existing or k in changed])
     attribute_achievements(spec, version=version, person_keys=keys)
 
 
@@ -548,14 +646,22 @@ def recompute(*, goal_id: int) -> bool:
                 )
             return False
         started = timezone.now()
+        clock = time.perf_counter()
         spec = GoalSpec.load(goal)
         # Leftovers of a build that died half-way carry this version: start clean.
         Achievement.objects.filter(goal_id=goal_id, version=target).delete()
-        for chunk in evaluate(spec, version=target):
-            _insert(chunk)
+        # A version being built is written by its build alone: nothing to skip or merge.
+        count = build_attributed(spec, version=target, rows=evaluate(spec, version=target))
         if spec.uses_attributes and goal.current_version:
             _carry_over_deleted_people(spec, source=goal.current_version, target=target)
-        attribute_achievements(spec, version=target)
+            attribute_achievements(spec, version=target)
+        logger.info(
+            "goal %s version %s: %s achievements built and attributed in %.2fs",
+            goal_id,
+            target,
+            count,
+            time.perf_counter() - clock,
+        )
         with transaction.atomic():
             locked = Goal.objects.select_for_update().get(pk=goal_id)
             if locked.requested_version != target:
@@ -581,38 +687,20 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
     old = (
         Achievement.objects.filter(goal_id=spec.goal.pk, version=source)
         .exclude(person_key__in=Person.objects.values("key"))
-        .values_list(
-            "person_key",
-            "person_id",
-            "achieved_at",
-            "local_date",
-            "revenue",
-            "revenue_missing",
-            "trigger_kind",
-            "trigger_id",
-        )
+        .values_list(*(Achievement._meta.get_field(f).attname for f in BUILD_FIELDS))  # type: ignore[union-attr]
     )
-    batch: list[Achievement] = []
-    for key, person_id, at, day, revenue, missing, kind, trigger_id in old.iterator(2000):
-        batch.append(
-            Achievement(
-                goal_id=spec.goal.pk,
-                version=target,
-                person_key=key,
-                person_id=person_id,
-                achieved_at=at,
-                local_date=day,
-                revenue=revenue,
-                revenue_missing=missing,
-                trigger_kind=kind,
-                trigger_id=trigger_id,
-                window_start=spec.window_start(at),
-            )
-        )
+    goal_at, version_at = BUILD_FIELDS.index("goal"), BUILD_FIELDS.index("version")
+    start_at, achieved_at = BUILD_FIELDS.index("window_start"), BUILD_FIELDS.index("achieved_at")
+    batch: list[Row] = []
+    for row in old.iterator(2000):
+        copied = list(row)
+        copied[goal_at], copied[version_at] = spec.goal.pk, target
+        copied[start_at] = spec.window_start(row[achieved_at])  # the window may have changed
+        batch.append(tuple(copied))
         if len(batch) >= 2000:
-            _insert(batch)
+            _insert_rows(batch)
             batch = []
-    _insert(batch)
+    _insert_rows(batch)
 
 
 # --- incremental updates after ingestion ------------------------------------------------------

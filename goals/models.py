@@ -139,8 +139,16 @@ class Achievement(models.Model):
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="achievements")
     version = models.PositiveIntegerField()
     person_key = models.UUIDField()
+    # The links below have no database constraint: this is a derived table written only by the
+    # engine with ids it has just read, and a referential check per row would double the cost
+    # of writing a result. Django still applies on_delete (SET_NULL / PROTECT) in Python.
     person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     achieved_at = models.DateTimeField()
     #: The achievement's calendar day in the workspace's time zone (reports bucket by it).
@@ -156,13 +164,28 @@ class Achievement(models.Model):
     #: Start of the attribution window (local midnight W days back), fixed when attributed.
     window_start = models.DateTimeField(null=True, blank=True)
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     source_campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     source_broadcast = models.ForeignKey(
-        Broadcast, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Broadcast,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     touch_at = models.DateTimeField(null=True, blank=True)
 

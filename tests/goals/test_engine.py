@@ -172,16 +172,17 @@ def test_a_build_overtaken_by_a_newer_change_is_discarded(
     goal = make_goal(workspace, sources=[onboarding])
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     before = goal.current_version
-    real_attribute = engine.attribute_achievements
+    real_build = engine.build_attributed
 
-    def change_goal_mid_build(spec: Any, **kwargs: Any) -> None:
-        real_attribute(spec, **kwargs)
+    def change_goal_mid_build(spec: Any, **kwargs: Any) -> int:
+        count = real_build(spec, **kwargs)
         # While this build runs, the readers still see the previous result...
         assert Goal.objects.get(pk=goal.pk).current_version == before
         # ...and someone changes the goal again.
         Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 2)
+        return count
 
-    monkeypatch.setattr(engine, "attribute_achievements", change_goal_mid_build)
+    monkeypatch.setattr(engine, "build_attributed", change_goal_mid_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is False
     goal.refresh_from_db()

@@ -36,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", help="workspace name (default: the largest one)")
         parser.add_argument("--calls", type=int, default=50)
         parser.add_argument("--window", type=int, default=7)
+        parser.add_argument("--event", default="plan_activated", help="the trigger event")
         parser.add_argument("--keep", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         goal = Goal.objects.create(
             workspace=workspace,
             name="bench: trial to paid",
-            criteria={"trigger": {"type": "event", "name": "plan_activated"}, "filters": []},
+            criteria={"trigger": {"type": "event", "name": options["event"]}, "filters": []},
             impact_currency="EUR",
             impact_event_key="price",
             window_days=options["window"],

@@ -45,6 +45,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
     F,
     Min,
     OuterRef,
@@ -67,7 +70,16 @@ from campaigns.models import (
     SegmentMembershipChange,
 )
 from goals import attribution, conditions
-from goals.models import Achievement, Goal, GoalStatus, TriggerKind
+from goals.models import (
+    NO_PREVIOUS_DAY,
+    Achievement,
+    Goal,
+    GoalRollup,
+    GoalStatus,
+    RollupScope,
+    TriggerKind,
+)
+from goals.reports import micro_sum
 
 logger = logging.getLogger("goals.engine")
 
@@ -548,6 +560,8 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
     keys = sorted(set(person_keys))
     if not keys:
         return
+    # The rollup changes by what these people contribute after minus before.
+    before = rollup_units(spec.goal.pk, version, keys) if _has_rollup(spec, version) else None
     if spec.uses_attributes:
         alive = set(Person.objects.filter(key__in=keys).values_list("key", flat=True))
         frozen = {k for k in keys if k not in alive and _has_achievements(spec, version, k)}
@@ -580,12 +594,198 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
         Achievement.objects.filter(pk__in=list(ids)).delete()
     _insert_rows([row for k, row in wanted.items() if k not in existing or k in changed])
     attribute_achievements(spec, version=version, person_keys=keys)
+    if before is not None:
+        _rollup_apply(spec.goal.pk, version, before, rollup_units(spec.goal.pk, version, keys))
 
 
 def _has_achievements(spec: GoalSpec, version: int, key: uuid.UUID) -> bool:
     return Achievement.objects.filter(
         goal_id=spec.goal.pk, version=version, person_key=key
     ).exists()
+
+
+# --- rollups: what reports read ----------------------------------------------------------------
+
+#: A rollup cell: (scope type, scope id, local date, the person's previous day in the scope).
+RollupKey = tuple[str, int, date, date]
+#: A cell's sums: [people, achievements, revenue in millionths, missing values].
+Cell = list[int]
+
+
+def _has_rollup(spec: GoalSpec, version: int) -> bool:
+    """The version's rollup is complete and must be kept up to date (``Goal.rollup_version``;
+    read under the goal row lock by ``_apply_to_goal``)."""
+    return spec.goal.rollup_version == version
+
+
+def _scopes(
+    unattributed: bool, campaign_id: int | None, broadcast_id: int | None
+) -> tuple[tuple[str, int], ...]:
+    """The rollup scopes an achievement counts in, as ``goals.reports`` keys its series."""
+    total = (RollupScope.TOTAL.value, 0)
+    if unattributed:
+        if campaign_id is None and broadcast_id is None:
+            return (total, (RollupScope.UNATTRIBUTED.value, 0))
+    elif campaign_id is not None and broadcast_id is None:
+        return (total, (RollupScope.CAMPAIGN.value, campaign_id))
+    elif broadcast_id is not None and campaign_id is None:
+        return (total, (RollupScope.BROADCAST.value, broadcast_id))
+    return (total,)
+
+
+def _add_person(
+    units: dict[RollupKey, Cell], days: dict[tuple[str, int], dict[date, Cell]]
+) -> None:
+    """Add one person's units: per scope, one per distinct day, linked to the previous day."""
+    for (scope_type, scope_id), by_day in days.items():
+        prev = NO_PREVIOUS_DAY
+        for day in sorted(by_day):
+            achievements, micro, missing = by_day[day]
+            cell = units.get((scope_type, scope_id, day, prev))
+            if cell is None:
+                cell = units[(scope_type, scope_id, day, prev)] = [0, 0, 0, 0]
+            cell[0] += 1
+            cell[1] += achievements
+            cell[2] += micro
+            cell[3] += missing
+            prev = day
+
+
+def rollup_units(
+    goal_id: int, version: int, person_keys: Sequence[uuid.UUID] | None = None
+) -> dict[RollupKey, Cell]:
+    """The rollup cells of a version's achievements (of ``person_keys``, or everyone).
+
+    One GROUP BY per person and day (and credit) streamed in person order, so memory holds one
+    person's days plus the cells, whose number depends on days and sources, not on people.
+    """
+    rows = (
+        Achievement.objects.filter(goal_id=goal_id, version=version)
+        .values(
+            "person_key",
+            "local_date",
+            "source_campaign_id",
+            "source_broadcast_id",
+            unattributed=ExpressionWrapper(Q(message_id__isnull=True), output_field=BooleanField()),
+        )
+        .annotate(
+            n=Count("id"),
+            micro=micro_sum(),
+            missing=Count("id", filter=Q(revenue_missing=True)),
+        )
+        .order_by("person_key", "local_date")
+        .values_list(
+            "person_key",
+            "local_date",
+            "unattributed",
+            "source_campaign_id",
+            "source_broadcast_id",
+            "n",
+            "micro",
+            "missing",
+        )
+    )
+    units: dict[RollupKey, Cell] = {}
+    for qs in _scoped(rows, person_keys):
+        current: Any = None
+        days: dict[tuple[str, int], dict[date, Cell]] = defaultdict(dict)
+        for key, day, unattributed, campaign_id, broadcast_id, n, micro, missing in qs.iterator(
+            chunk_size=5000
+        ):
+            if key != current:
+                _add_person(units, days)
+                current, days = key, defaultdict(dict)
+            for scope in _scopes(bool(unattributed), campaign_id, broadcast_id):
+                cell = days[scope].get(day)
+                if cell is None:
+                    cell = days[scope][day] = [0, 0, 0]
+                cell[0] += n
+                cell[1] += int(micro)
+                cell[2] += missing
+        _add_person(units, days)
+    return units
+
+
+def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalRollup:
+    scope_type, scope_id, day, prev = key
+    return GoalRollup(
+        goal_id=goal_id,
+        version=version,
+        scope_type=scope_type,
+        scope_id=scope_id,
+        local_date=day,
+        prev_date=prev,
+        prev_same_week=day.isocalendar()[:2] == prev.isocalendar()[:2],
+        people=cell[0],
+        achievements=cell[1],
+        revenue_micro=cell[2],
+        revenue_missing=cell[3],
+    )
+
+
+def build_rollup(goal_id: int, version: int) -> int:
+    """(Re)build a version's rollup from its achievements; returns the number of cells."""
+    GoalRollup.objects.filter(goal_id=goal_id, version=version).delete()
+    units = rollup_units(goal_id, version)
+    GoalRollup.objects.bulk_create(
+        [_rollup_row(goal_id, version, key, cell) for key, cell in units.items()],
+        batch_size=2000,
+    )
+    return len(units)
+
+
+def _rollup_apply(
+    goal_id: int, version: int, before: dict[RollupKey, Cell], after: dict[RollupKey, Cell]
+) -> None:
+    """Add ``after - before`` to the version's rollup (under the goal row lock). Cells left
+    without people are deleted (they have nothing else either)."""
+    zero = [0, 0, 0, 0]
+    delta: dict[RollupKey, Cell] = {}
+    for key in before.keys() | after.keys():
+        change = [a - b for a, b in zip(after.get(key, zero), before.get(key, zero), strict=True)]
+        if any(change):
+            delta[key] = change
+    if not delta:
+        return
+    stored = {
+        (row.scope_type, row.scope_id, row.local_date, row.prev_date): row
+        for row in GoalRollup.objects.filter(
+            goal_id=goal_id, version=version, local_date__in={key[2] for key in delta}
+        )
+    }
+    updated: list[GoalRollup] = []
+    created: list[GoalRollup] = []
+    emptied: list[GoalRollup] = []
+    for key, change in delta.items():
+        row = stored.get(key)
+        if row is None:
+            created.append(_rollup_row(goal_id, version, key, change))
+            continue
+        row.people += change[0]
+        row.achievements += change[1]
+        row.revenue_micro += change[2]
+        row.revenue_missing += change[3]
+        (emptied if row.people == 0 else updated).append(row)
+    if emptied:
+        GoalRollup.objects.filter(pk__in=[row.pk for row in emptied]).delete()
+    GoalRollup.objects.bulk_update(
+        updated, ["people", "achievements", "revenue_micro", "revenue_missing"], batch_size=2000
+    )
+    GoalRollup.objects.bulk_create(created, batch_size=2000)
+
+
+def rollup_backfill(*, goal_id: int) -> bool:
+    """Build the rollup of a result computed before rollups existed (reports read its
+    achievements until then). Under the goal row lock, so no incremental update of the result
+    interleaves; a recompute's switch replaces it anyway. Returns whether it built one."""
+    with transaction.atomic():
+        goal = Goal.objects.select_for_update().filter(pk=goal_id).first()
+        if goal is None or goal.current_version in (0, goal.rollup_version):
+            return False
+        build_rollup(goal_id, goal.current_version)
+        Goal.objects.filter(pk=goal_id).update(rollup_version=goal.current_version)
+    GoalRollup.objects.filter(goal_id=goal_id).exclude(version=goal.current_version).delete()
+    return True
 
 
 # --- recomputes -------------------------------------------------------------------------------
@@ -650,6 +850,7 @@ def recompute(*, goal_id: int) -> bool:
         spec = GoalSpec.load(goal)
         # Leftovers of a build that died half-way carry this version: start clean.
         Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+        GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
         # A version being built is written by its build alone: nothing to skip or merge.
         count = build_attributed(spec, version=target, rows=evaluate(spec, version=target))
         if spec.uses_attributes and goal.current_version:
@@ -662,19 +863,32 @@ def recompute(*, goal_id: int) -> bool:
             count,
             time.perf_counter() - clock,
         )
+        # After the last attribution step: the rollup sums the final credits.
+        clock = time.perf_counter()
+        cells = build_rollup(goal_id, target)
+        logger.info(
+            "goal %s version %s: %s rollup rows built in %.2fs",
+            goal_id,
+            target,
+            cells,
+            time.perf_counter() - clock,
+        )
         with transaction.atomic():
             locked = Goal.objects.select_for_update().get(pk=goal_id)
             if locked.requested_version != target:
                 # A newer change arrived while building: its own recompute will follow.
                 Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+                GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
                 return False
             Goal.objects.filter(pk=goal_id).update(
                 current_version=target,
+                rollup_version=target,
                 status=GoalStatus.READY,
                 computed_at=timezone.now(),
                 reconciled_through=started,
             )
         Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
+        GoalRollup.objects.filter(goal_id=goal_id).exclude(version=target).delete()
         # Data that arrived while building went to the old version: bring it into this one.
         catch_up(goal_id=goal_id, since=started)
         return True
@@ -844,8 +1058,9 @@ RECONCILE_OVERLAP = timedelta(minutes=5)
 
 
 def reconcile() -> dict[str, int]:
-    """Periodic safety net (beat): restart recomputes whose task was lost, and re-evaluate
-    people whose data arrived since the last pass (a task lost between commit and queue)."""
+    """Periodic safety net (beat): restart recomputes whose task was lost, re-evaluate people
+    whose data arrived since the last pass (a task lost between commit and queue), and build
+    the rollup of results computed before rollups existed."""
     now = timezone.now()
     restarted = 0
     stuck = Goal.objects.filter(requested_version__gt=F("current_version")).filter(
@@ -864,4 +1079,11 @@ def reconcile() -> dict[str, int]:
         catch_up(goal_id=goal_id, since=since)
         Goal.objects.filter(pk=goal_id).update(reconciled_through=now)
         reconciled += 1
-    return {"restarted": restarted, "reconciled": reconciled}
+    rollups = 0
+    for goal_id in (
+        Goal.objects.filter(current_version__gt=0)
+        .exclude(rollup_version=F("current_version"))
+        .values_list("id", flat=True)
+    ):
+        rollups += rollup_backfill(goal_id=goal_id)
+    return {"restarted": restarted, "reconciled": reconciled, "rollups": rollups}

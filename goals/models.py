@@ -10,6 +10,7 @@ current version in place, under row locks (see ``goals.services``).
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 
@@ -63,6 +64,10 @@ class Goal(models.Model):
     recompute_lease_until = models.DateTimeField(null=True, blank=True)
     #: The periodic reconcile has re-evaluated everyone whose data arrived before this instant.
     reconciled_through = models.DateTimeField(null=True, blank=True)
+    #: The result version whose ``GoalRollup`` rows are complete (0: none). Reports read the
+    #: rollup when it is the current version's, and the achievements themselves otherwise (a
+    #: result computed before rollups existed, until its next recompute).
+    rollup_version = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -209,3 +214,62 @@ class Achievement(models.Model):
     @property
     def attributed(self) -> bool:
         return self.message_id is not None
+
+
+class RollupScope(models.TextChoices):
+    TOTAL = "total", "Every achievement"
+    CAMPAIGN = "campaign", "Credited to a campaign"
+    BROADCAST = "broadcast", "Credited to a broadcast"
+    UNATTRIBUTED = "unattributed", "Credited to no message"
+
+
+#: ``GoalRollup.prev_date`` when the person had no earlier day in the scope (before any date).
+NO_PREVIOUS_DAY = date(1, 1, 1)
+
+
+class GoalRollup(models.Model):
+    """Per goal, version, scope and local day, the achievements summed by the people's
+    previous achievement day in the same scope, so that reports read a few hundred rows
+    instead of every achievement (``goals.reports``), and still count distinct people.
+
+    Each person contributes, per scope and per distinct day ``d`` they achieved on, one unit
+    to the row ``(scope, d, prev_date)``, where ``prev_date`` is their previous day in the same
+    scope (``NO_PREVIOUS_DAY`` when none): ``people`` 1 and that day's achievements, revenue
+    and missing values. A person therefore counts among the distinct people of any date range
+    ``[a, b]`` exactly once: on their first day in it, the only one whose ``prev_date < a``.
+
+    Scopes: ``total`` (every achievement), ``campaign`` / ``broadcast`` (achievements credited
+    to that source, ``scope_id`` its id) and ``unattributed`` (no credited message); ``scope_id``
+    is 0 for the total and the unattributed. Written by the engine only (``goals.engine``):
+    built with each version, kept up to date by incremental processing, dropped with it.
+    """
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="rollups")
+    version = models.PositiveIntegerField()
+    scope_type = models.CharField(max_length=12, choices=RollupScope.choices)
+    scope_id = models.BigIntegerField(default=0)
+    local_date = models.DateField()
+    prev_date = models.DateField(default=NO_PREVIOUS_DAY)
+    #: ``prev_date`` is in the ISO week of ``local_date`` (derived, so reports need no date
+    #: arithmetic in SQL).
+    prev_same_week = models.BooleanField(default=False)
+    people = models.IntegerField(default=0)
+    achievements = models.IntegerField(default=0)
+    #: Revenue in integer millionths (``Achievement.revenue`` has 6 places): exact on SQLite
+    #: too, where decimal columns are floating point.
+    revenue_micro = models.BigIntegerField(default=0)
+    revenue_missing = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "version", "scope_type", "scope_id", "local_date", "prev_date"],
+                name="goalrollup_unique_cell",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["goal", "version", "local_date"], name="rollup_goal_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.goal_id} v{self.version} {self.scope_type}:{self.scope_id} {self.local_date}"

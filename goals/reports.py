@@ -35,9 +35,11 @@ they can never disagree. Its meaning, stated once:
 * **unattributed**: the same series for achievements with no credited message.
 
 Every report reads one result version (``Goal.current_version``) and costs a fixed number of
-queries (six) whatever the range or the number of sources: SQL groups by period (and source)
-and counts distinct people there; Python only adds the empty periods and puts the people's
-first days into weeks.
+queries whatever the range or the number of sources: three (the sources, one GROUP BY over the
+version's ``GoalRollup`` rows of the range, the version check), whose cost depends on the
+number of days and sources, not on the number of achievements; Python adds the days into
+periods. A result computed before rollups existed is read from its achievements instead (six
+queries, SQL counting distinct people) until its next recompute; both give the same report.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ from django.utils import timezone
 
 from campaigns.errors import DomainError
 from campaigns.models import Workspace
-from goals.models import Achievement, Goal, GoalSource
+from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
 
 Period = Literal["day", "week"]
 PERIODS: tuple[Period, ...] = ("day", "week")
@@ -235,33 +237,43 @@ def goal_report(
     docstring). Missing dates default as ``default_range`` says. Raises ``DomainError`` for a
     reversed or over-long range or an unknown period.
 
-    Reads ``goal.current_version``. A recompute may switch versions (and drop the old rows)
-    while the report is being read; the version is read again afterwards, and the report is
-    rebuilt from the new version if it changed, so a report never mixes two versions.
+    Reads ``goal.current_version``: from its rollup when the rollup is complete
+    (``Goal.rollup_version``), from its achievements otherwise. A recompute may switch versions
+    (and drop the old rows) while the report is being read; the versions are read again
+    afterwards, and the report is rebuilt if they changed, so a report never mixes two versions.
     """
     if start is None or end is None:
         start, end = default_range(workspace=goal.workspace, start=start, end=end)
     check_range(start=start, end=end, period=period)
-    version = goal.current_version
+    versions = (goal.current_version, goal.rollup_version)
     for _ in range(_VERSION_ATTEMPTS):
-        report = _build(goal=goal, version=version, start=start, end=end, period=period)
+        version, rollup_version = versions
+        report = _build(
+            goal=goal,
+            version=version,
+            start=start,
+            end=end,
+            period=period,
+            from_rollup=rollup_version == version,
+        )
         now = (
             Goal.objects.filter(pk=goal.pk)
             .order_by()
-            .values_list("current_version", flat=True)
+            .values_list("current_version", "rollup_version")
             .first()
         )
-        if now is None or now == version:
+        if now is None or now == versions:
             break
-        version = now
+        versions = now
     return report
 
 
-def _micro_sum() -> Sum:
+def micro_sum(field: str = "revenue") -> Sum:
+    """SUM of a 6-place money column in integer millionths (exact on every database)."""
     # SQLite keeps decimals as floats, so SUM(revenue) drifts (1,000 x 19.99 is not 19990.00);
     # every revenue has at most 6 decimals, so its millionths are an exact integer to add.
     return Sum(
-        Cast(Round(F("revenue") * Value(_MICRO)), output_field=BigIntegerField()),
+        Cast(Round(F(field) * Value(_MICRO)), output_field=BigIntegerField()),
         default=0,
     )
 
@@ -279,6 +291,25 @@ def _as_date(value: date | str) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+#: A series: (attributed, credited campaign id, credited broadcast id).
+Key = tuple[bool, int | None, int | None]
+UNATTRIBUTED: Key = (False, None, None)
+
+
+@dataclass
+class _Sums:
+    """What a report is assembled from, per period (``period_start``) of the range."""
+
+    #: Every achievement: {period: {"n", "micro", "missing"}} (periods with achievements).
+    totals: dict[date, dict[str, Any]]
+    #: People whose first achievement in the range is in the period.
+    first_people: dict[date, int]
+    #: Per series and period: {"people" (distinct in the period), "n", "micro"}.
+    series_periods: dict[Key, dict[date, dict[str, Any]]]
+    #: Per series, distinct people over the range.
+    series_people: dict[Key, int]
+
+
 def _first_days(rows: QuerySet[Achievement]) -> list[tuple[date, int]]:
     """(day, people whose first achievement in the range is that day): one GROUP BY over a
     GROUP BY person_key subquery, since the ORM cannot group by an aggregate."""
@@ -294,50 +325,48 @@ def _first_days(rows: QuerySet[Achievement]) -> list[tuple[date, int]]:
         return [(_as_date(day), people) for day, people in cursor.fetchall()]
 
 
-def _build(*, goal: Goal, version: int, start: date, end: date, period: Period) -> GoalReport:
+def _sums_from_achievements(
+    *, goal: Goal, version: int, start: date, end: date, period: Period
+) -> _Sums:
+    """The sums straight from the achievements (four queries, each reading every achievement
+    of the range): for results whose rollup is not built, and the reference the rollup is
+    tested against."""
     rows = Achievement.objects.filter(
         goal_id=goal.pk, version=version, local_date__gte=start, local_date__lte=end
     )
     bucket: F | TruncWeek = F("local_date") if period == "day" else TruncWeek("local_date")
     attributed = ExpressionWrapper(Q(message_id__isnull=False), output_field=BooleanField())
-    periods = period_starts(start, end, period)
 
-    # 1. The goal's sources, deleted ones included.
-    goal_sources = list(
-        GoalSource.objects.filter(goal_id=goal.pk).select_related("campaign", "broadcast")
-    )
-
-    # 2. Totals per period.
+    # Totals per period.
     totals = {
         _as_date(row["p"]): row
         for row in _dicts(
             rows.values(p=bucket)
             .annotate(
                 n=Count("id"),
-                micro=_micro_sum(),
+                micro=micro_sum(),
                 missing=Count("id", filter=Q(revenue_missing=True)),
             )
             .order_by()
         )
     }
 
-    # 3. People per period of their first achievement in the range.
+    # People per period of their first achievement in the range.
     first_people: dict[date, int] = defaultdict(int)
     for day, people in _first_days(rows):
         first_people[period_start(day, period)] += people
 
-    # 4. Per source (or unattributed) and period: distinct people, achievements, revenue.
-    Key = tuple[bool, int | None, int | None]  # (attributed, campaign id, broadcast id)
+    # Per source (or unattributed) and period: distinct people, achievements, revenue.
     series_periods: dict[Key, dict[date, dict[str, Any]]] = defaultdict(dict)
     for row in _dicts(
         rows.values("source_campaign_id", "source_broadcast_id", a=attributed, p=bucket)
-        .annotate(people=Count("person_key", distinct=True), n=Count("id"), micro=_micro_sum())
+        .annotate(people=Count("person_key", distinct=True), n=Count("id"), micro=micro_sum())
         .order_by()
     ):
         key = (bool(row["a"]), row["source_campaign_id"], row["source_broadcast_id"])
         series_periods[key][_as_date(row["p"])] = row
 
-    # 5. Per source (or unattributed) over the range: distinct people.
+    # Per source (or unattributed) over the range: distinct people.
     series_people: dict[Key, int] = {
         (bool(row["a"]), row["source_campaign_id"], row["source_broadcast_id"]): row["people"]
         for row in _dicts(
@@ -346,6 +375,91 @@ def _build(*, goal: Goal, version: int, start: date, end: date, period: Period) 
             .order_by()
         )
     }
+    return _Sums(totals, first_people, series_periods, series_people)
+
+
+def _sums_from_rollup(*, goal: Goal, version: int, start: date, end: date, period: Period) -> _Sums:
+    """The same sums from the version's ``GoalRollup`` rows, in one query whose size depends on
+    the number of days and sources, not on the number of achievements.
+
+    Distinct people come from the rows' previous days (``GoalRollup``): a person counts in a
+    date range ``[a, b]`` once, on their first day in it, the only one whose previous day in
+    the scope is before ``a``. Per day that is every unit of the day; over the range,
+    ``prev_date < start``; in a week (clipped to the range) ``prev_date`` before its Monday,
+    i.e. not in the same ISO week, except in the first week when the range starts after its
+    Monday, where it is ``prev_date < start`` again.
+    """
+    rows = (
+        GoalRollup.objects.filter(
+            goal_id=goal.pk, version=version, local_date__gte=start, local_date__lte=end
+        )
+        .values("scope_type", "scope_id", "local_date")
+        .annotate(
+            day_people=Sum("people"),
+            first_in_range=Sum("people", filter=Q(prev_date__lt=start), default=0),
+            first_in_week=Sum("people", filter=Q(prev_same_week=False), default=0),
+            n=Sum("achievements"),
+            micro=Sum("revenue_micro"),
+            missing=Sum("revenue_missing"),
+        )
+        .order_by()
+    )
+    first_week = period_start(start, "week")
+    totals: dict[date, dict[str, Any]] = {}
+    first_people: dict[date, int] = defaultdict(int)
+    series_periods: dict[Key, dict[date, dict[str, Any]]] = defaultdict(dict)
+    series_people: dict[Key, int] = defaultdict(int)
+    for row in rows:
+        day = _as_date(row["local_date"])
+        p = period_start(day, period)
+        n, micro, first = int(row["n"]), int(row["micro"]), int(row["first_in_range"])
+        if row["scope_type"] == RollupScope.TOTAL:
+            total = totals.setdefault(p, {"n": 0, "micro": 0, "missing": 0})
+            total["n"] += n
+            total["micro"] += micro
+            total["missing"] += int(row["missing"])
+            first_people[p] += first
+            continue
+        if row["scope_type"] == RollupScope.CAMPAIGN:
+            key: Key = (True, row["scope_id"], None)
+        elif row["scope_type"] == RollupScope.BROADCAST:
+            key = (True, None, row["scope_id"])
+        else:
+            key = UNATTRIBUTED
+        if period == "day":
+            people = int(row["day_people"])
+        elif p == first_week:
+            people = first
+        else:
+            people = int(row["first_in_week"])
+        point = series_periods[key].setdefault(p, {"people": 0, "n": 0, "micro": 0})
+        point["people"] += people
+        point["n"] += n
+        point["micro"] += micro
+        series_people[key] += first
+    return _Sums(totals, first_people, series_periods, series_people)
+
+
+def _build(
+    *,
+    goal: Goal,
+    version: int,
+    start: date,
+    end: date,
+    period: Period,
+    from_rollup: bool = True,
+) -> GoalReport:
+    periods = period_starts(start, end, period)
+
+    # The goal's sources, deleted ones included.
+    goal_sources = list(
+        GoalSource.objects.filter(goal_id=goal.pk).select_related("campaign", "broadcast")
+    )
+    sums = (_sums_from_rollup if from_rollup else _sums_from_achievements)(
+        goal=goal, version=version, start=start, end=end, period=period
+    )
+    totals, first_people = sums.totals, sums.first_people
+    series_periods, series_people = sums.series_periods, sums.series_people
 
     # Money: one scale for the whole report, wide enough that nothing is rounded.
     amounts = [_money(r["micro"]) for r in totals.values()] + [
@@ -424,7 +538,7 @@ def _build(*, goal: Goal, version: int, start: date, end: date, period: Period) 
         revenue_missing_achievements=sum(r["missing"] for r in totals.values()),
         progress=progress,
         by_source=by_source,
-        unattributed=series((False, None, None)),
+        unattributed=series(UNATTRIBUTED),
     )
 
 

@@ -505,10 +505,61 @@ def attribute_achievements(
             cursor.execute(sql, best_params + params)
 
 
+def _sources_sql(spec: GoalSpec, alias: str) -> tuple[str, list[Any]]:
+    """``alias`` is a message from one of the goal's sources (SQL and its parameters)."""
+    clauses, params = [], []
+    if spec.campaign_ids:
+        clauses.append(f"{alias}.campaign_id IN ({', '.join(['%s'] * len(spec.campaign_ids))})")
+        params += spec.campaign_ids
+    if spec.broadcast_ids:
+        clauses.append(f"{alias}.broadcast_id IN ({', '.join(['%s'] * len(spec.broadcast_ids))})")
+        params += spec.broadcast_ids
+    return f"({' OR '.join(clauses) or '1 = 0'})", params
+
+
+def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[str, list[Any]]:
+    """The staged achievements with the id of their credited message (``credited``), found by
+    an as-of join written with window functions (PostgreSQL and SQLite >= 3.25 alike).
+
+    The person's candidate touches and achievements are merged into one timeline ordered by
+    time, touches before achievements at the same instant (a touch at A qualifies) and touches
+    at one instant by sent time, then id (the rule's tie-break). A running count of touches
+    numbers the groups, so each achievement shares its group with the latest touch at or
+    before it, which is the best candidate; it is credited when that touch is inside the
+    window. Each candidate message is read once, instead of once per achievement.
+    """
+    messages = Message._meta.db_table
+    touch = _touch_sql(spec, "c")
+    in_sources, params = _sources_sql(spec, "c")
+    staged = ", ".join(f"s.{c}" for c in columns)
+    empty = ", ".join(f"NULL AS {c}" for c in columns)
+    timeline = (
+        f"SELECT s.person_key AS p, s.achieved_at AS t, 1 AS k, NULL AS sent, NULL AS mid, "
+        f"{staged} FROM {staging} s "
+        f"UNION ALL "
+        f"SELECT c.person_key, {touch}, 0, c.sent_at, c.id, {empty} FROM {messages} c "
+        f"WHERE c.person_key IN (SELECT person_key FROM {staging}) AND NOT c.anonymous "
+        f"AND {in_sources} AND {touch} IS NOT NULL"
+    )
+    grouped = (
+        f"SELECT u.*, COUNT(u.mid) OVER (PARTITION BY u.p ORDER BY u.t, u.k, u.sent, u.mid "
+        f"ROWS UNBOUNDED PRECEDING) AS grp FROM ({timeline}) u"
+    )
+    best = (
+        f"SELECT g.*, FIRST_VALUE(g.mid) OVER w AS best, FIRST_VALUE(g.t) OVER w AS best_t "
+        f"FROM ({grouped}) g WINDOW w AS (PARTITION BY g.p, g.grp ORDER BY g.k)"
+    )
+    sql = (
+        f"SELECT h.*, CASE WHEN h.best_t >= h.window_start THEN h.best END AS credited "
+        f"FROM ({best}) h WHERE h.k = 1"
+    )
+    return sql, params
+
+
 def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]]) -> int:
     """Write a new version's achievements already attributed: rows are streamed into a
     temporary table (COPY on PostgreSQL), then copied across with their credit computed on the
-    way, so each achievement is written once (no UPDATE rewriting every row afterwards)."""
+    way (``_asof_credit_sql``), so each achievement is written once."""
     staging = "goals_staged_achievement"
     achievements = Achievement._meta.db_table
     messages = Message._meta.db_table
@@ -523,12 +574,11 @@ def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]])
     try:
         inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
         count = sum(inserter.insert(chunk) for chunk in rows)
-        best, params = _best_message_sql(spec, "s")
+        credited, params = _asof_credit_sql(spec, staging, columns)
         sql = (
             f"INSERT INTO {achievements} ({column_list}, {', '.join(ATTRIBUTION_COLUMNS)}) "
             f"SELECT {', '.join('x.' + c for c in columns)}, {_credit_columns_sql(spec, 'm')} "
-            f"FROM (SELECT s.*, {best} AS best FROM {staging} s) x "
-            f"LEFT JOIN {messages} m ON m.id = x.best"
+            f"FROM ({credited}) x LEFT JOIN {messages} m ON m.id = x.credited"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

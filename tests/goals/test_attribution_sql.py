@@ -147,13 +147,30 @@ def test_sql_attribution_equals_the_reference_rule(
             window_start=spec.window_start(at),
         )
     engine.attribute_achievements(spec, version=1)
+    # The recompute path (as-of join while copying) must agree with the UPDATE path.
+    rows = [
+        (goal.pk, 2, *row[2:])
+        for row in Achievement.objects.filter(goal=goal, version=1).values_list(
+            *(Achievement._meta.get_field(f).attname for f in engine.BUILD_FIELDS)  # type: ignore[union-attr]
+        )
+    ]
+    engine.build_attributed(spec, version=2, rows=[rows])
+    credits = {
+        version: dict(
+            Achievement.objects.filter(goal=goal, version=version).values_list(
+                "trigger_id", "message_id"
+            )
+        )
+        for version in (1, 2)
+    }
+    assert credits[1] == credits[2]
 
     rule_settings = attribution.AttributionSettings(
         window_days=goal_settings["window_days"],
         metrics=goal_settings["metrics"],
         count_machine=goal_settings["count_machine"],
     )
-    for achievement in Achievement.objects.filter(goal=goal).order_by("trigger_id"):
+    for achievement in Achievement.objects.filter(goal=goal, version=1).order_by("trigger_id"):
         who = achieved[achievement.trigger_id][0]
         expected = attribution.attribute(
             achieved_at=achievement.achieved_at,

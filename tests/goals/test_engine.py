@@ -389,3 +389,26 @@ def test_anonymous_in_app_messages_never_count(
         event("ada", "plan_activated", "2026-01-14T10:00:00Z"),
     )
     assert only(goal).message is None
+
+
+def test_a_recompute_applies_the_edge_cases_of_the_rule(
+    workspace: Workspace, api: APIClient, onboarding: Campaign
+) -> None:
+    goal = make_goal(workspace, sources=[onboarding])
+    ingest(
+        api,
+        # Same touch instant as the achievement: qualifies. Ties: the later sent time wins...
+        message("m1", "ada", "2026-01-14T08:00:00Z", onboarding),
+        metric("m1", "delivered", "2026-01-14T10:00:00Z"),
+        message("m2", "ada", "2026-01-14T09:00:00Z", onboarding),
+        metric("m2", "delivered", "2026-01-14T10:00:00Z"),
+        event("ada", "plan_activated", "2026-01-14T10:00:00Z"),
+        # ...and a touch one second after the achievement does not count.
+        message("m3", "bob", "2026-01-14T08:00:00Z", onboarding),
+        metric("m3", "delivered", "2026-01-14T10:00:01Z"),
+        event("bob", "plan_activated", "2026-01-14T10:00:00Z"),
+    )
+    incremental = results(goal)
+    assert [(row[0], row[5]) for row in incremental] == [("ada", "m2"), ("bob", None)]
+    recompute_now(goal)  # the whole-goal path must agree with the per-person one
+    assert results(goal) == incremental

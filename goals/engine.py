@@ -43,7 +43,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -877,6 +877,23 @@ def _release(goal_id: int) -> None:
 
 
 def recompute(*, goal_id: int) -> bool:
+    """Rebuild a goal's result from stored data and switch readers to it.
+
+    Returns False when there was nothing to do (already current, overtaken by a newer change,
+    or the goal is gone). Raises ``LeaseHeld`` when another worker is building this goal (the
+    task retries).
+    """
+    try:
+        return _recompute(goal_id=goal_id)
+    except IntegrityError:
+        # The goal was deleted while its result was being written (its rows went with it).
+        if Goal.objects.filter(pk=goal_id).exists():
+            raise
+        logger.info("goal %s was deleted during its recompute", goal_id)
+        return False
+
+
+def _recompute(*, goal_id: int) -> bool:
     """Rebuild a goal's result from stored data and switch readers to it.
 
     Returns False when there was nothing to do (already current, or the goal is gone).

@@ -412,3 +412,20 @@ def test_a_recompute_applies_the_edge_cases_of_the_rule(
     assert [(row[0], row[5]) for row in incremental] == [("ada", "m2"), ("bob", None)]
     recompute_now(goal)  # the whole-goal path must agree with the per-person one
     assert results(goal) == incremental
+
+
+def test_a_goal_deleted_during_its_recompute_ends_it_quietly(
+    workspace: Workspace, api: APIClient, onboarding: Campaign, monkeypatch: Any
+) -> None:
+    goal = make_goal(workspace, sources=[onboarding])
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    real_evaluate = engine.evaluate
+
+    def delete_goal_then_evaluate(spec: Any, **kwargs: Any) -> Any:
+        Goal.objects.filter(pk=goal.pk).delete()
+        return real_evaluate(spec, **kwargs)
+
+    monkeypatch.setattr(engine, "evaluate", delete_goal_then_evaluate)
+    Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
+    assert engine.recompute(goal_id=goal.pk) is False
+    assert not Achievement.objects.filter(goal_id=goal.pk).exists()

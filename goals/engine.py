@@ -574,6 +574,11 @@ def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]])
     try:
         inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
         count = sum(inserter.insert(chunk) for chunk in rows)
+        if connection.vendor == "postgresql":
+            # Temporary tables are never auto-analysed; without statistics the planner
+            # assumes a few hundred rows and probes messages person by person.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {staging}")
         credited, params = _asof_credit_sql(spec, staging, columns)
         sql = (
             f"INSERT INTO {achievements} ({column_list}, {', '.join(ATTRIBUTION_COLUMNS)}) "

@@ -88,6 +88,13 @@ ACHIEVEMENT_PARAMETERS = [
 _ORDERING = "`?ordering=` one of `name`, `created_at`, `updated_at` (prefix `-` to reverse)."
 
 
+def _with_current_status(goal: Goal) -> Goal:
+    """The goal with the engine's columns as stored now: without a broker the recompute the
+    write queued has already run by the time the response is built."""
+    goal.refresh_from_db(fields=["status", "computed_at"])
+    return goal
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List goals",
@@ -152,15 +159,13 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         return super().get_queryset()
 
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        serializer.instance = services.goal_create(
-            workspace=self.workspace, **serializer.validated_data
-        )
+        goal = services.goal_create(workspace=self.workspace, **serializer.validated_data)
+        serializer.instance = _with_current_status(goal)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
         assert isinstance(serializer.instance, Goal)
-        serializer.instance = services.goal_update(
-            goal=serializer.instance, **serializer.validated_data
-        )
+        goal = services.goal_update(goal=serializer.instance, **serializer.validated_data)
+        serializer.instance = _with_current_status(goal)
 
     def perform_destroy(self, instance: Goal) -> None:
         services.goal_delete(goal=instance)

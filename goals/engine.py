@@ -69,6 +69,7 @@ from campaigns.models import (
     SegmentAction,
     SegmentMembershipChange,
 )
+from campaigns.services import message_reach_refresh
 from goals import attribution, conditions
 from goals.models import (
     NO_PREVIOUS_DAY,
@@ -87,6 +88,10 @@ logger = logging.getLogger("goals.engine")
 CHUNK = 2000
 #: How long a recompute may hold its goal before another worker may take it over.
 LEASE = timedelta(minutes=30)
+#: Catch-up and the reconcile pass re-read data that arrived this long before their cursor,
+#: so a row committed late (a long transaction, a task that ran just before a switch) is not
+#: missed.
+RECONCILE_OVERLAP = timedelta(minutes=5)
 MONEY_QUANT = Decimal("0.000001")
 MONEY_MAX = Decimal("1e12")
 
@@ -118,6 +123,9 @@ class GoalSpec:
     settings: attribution.AttributionSettings
     campaign_ids: list[int] = field(default_factory=list)
     broadcast_ids: list[int] = field(default_factory=list)
+    #: For deleted people (no attribute history left): the triggers that were achievements in
+    #: the previous result. Their attribute filters are taken as they were decided then.
+    deleted_verdicts: set[tuple[str, int]] | None = None
 
     @classmethod
     def load(cls, goal: Goal) -> GoalSpec:
@@ -213,20 +221,32 @@ def _triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterat
                 if conditions.all_match(wanted, payload):
                     yield Trigger(TriggerKind.EVENT, event_id, key, person_id, at, payload)
     elif kind == "segment":
-        changes = SegmentMembershipChange.objects.filter(
-            workspace_id=goal.workspace_id,
-            segment_id=int(trigger.get("segment") or 0),
-            action=SegmentAction.ENTER,
-            timestamp__gte=start,
-        )
-        for qs in _scoped(changes, person_keys):
-            rows = qs.values_list("id", "person_key", "person_id", "timestamp")
-            for change_id, key, person_id, at in rows.iterator(chunk_size=5000):
-                yield Trigger(TriggerKind.SEGMENT, change_id, key, person_id, at)
+        yield from _segment_triggers(spec, person_keys)
     elif kind == "attribute":
         yield from _attribute_triggers(spec, person_keys)
     elif kind == "message":
         yield from _message_triggers(spec, person_keys)
+
+
+def _segment_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterator[Trigger]:
+    """Entering the segment: an "enter" while the person was not in it (the state before
+    their first recorded change being "not in"). A repeated "enter" is not a new entry."""
+    changes = SegmentMembershipChange.objects.filter(
+        workspace_id=spec.goal.workspace_id, segment_id=int(spec.trigger.get("segment") or 0)
+    )
+    for qs in _scoped(changes, person_keys):
+        rows = qs.order_by("person_key", "timestamp", "id").values_list(
+            "id", "person_key", "person_id", "timestamp", "action"
+        )
+        previous_key: uuid.UUID | None = None
+        inside = False
+        for change_id, key, person_id, at, action in rows.iterator(chunk_size=5000):
+            if key != previous_key:
+                previous_key, inside = key, False
+            entering = action == SegmentAction.ENTER
+            if entering and not inside and at >= spec.tracking_start:
+                yield Trigger(TriggerKind.SEGMENT, change_id, key, person_id, at)
+            inside = entering
 
 
 def _attribute_triggers(
@@ -336,7 +356,11 @@ class _History:
 def _filters_hold(spec: GoalSpec, history: _History, trig: Trigger) -> bool:
     for flt in spec.filters:
         if flt.get("type") == "attribute":
-            if not conditions.matches(flt, history.attributes_at(trig.person_key, trig.at)):
+            if trig.person_id is None and spec.deleted_verdicts is not None:
+                # A deleted person's attributes are gone: keep the verdict they had.
+                if (trig.kind, trig.trigger_id) not in spec.deleted_verdicts:
+                    return False
+            elif not conditions.matches(flt, history.attributes_at(trig.person_key, trig.at)):
                 return False
         elif flt.get("type") == "segment":
             inside = history.in_segment_at(int(flt["segment"]), trig.person_key, trig.at)
@@ -619,8 +643,7 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
     before = rollup_units(spec.goal.pk, version, keys) if _has_rollup(spec, version) else None
     if spec.uses_attributes:
         alive = set(Person.objects.filter(key__in=keys).values_list("key", flat=True))
-        frozen = {k for k in keys if k not in alive and _has_achievements(spec, version, k)}
-        keys_to_evaluate = [k for k in keys if k not in frozen]
+        keys_to_evaluate = [k for k in keys if k in alive]  # deleted people stay as they were
     else:
         keys_to_evaluate = keys
     #: (trigger kind, trigger id) -> row; what the stored data says these people achieved.
@@ -651,12 +674,6 @@ def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUI
     attribute_achievements(spec, version=version, person_keys=keys)
     if before is not None:
         _rollup_apply(spec.goal.pk, version, before, rollup_units(spec.goal.pk, version, keys))
-
-
-def _has_achievements(spec: GoalSpec, version: int, key: uuid.UUID) -> bool:
-    return Achievement.objects.filter(
-        goal_id=spec.goal.pk, version=version, person_key=key
-    ).exists()
 
 
 # --- rollups: what reports read ----------------------------------------------------------------
@@ -898,95 +915,141 @@ def recompute(*, goal_id: int) -> bool:
         return False
 
 
+#: Builds one recompute may make in a row when changes keep arriving while it builds.
+MAX_BUILDS = 5
+
+
 def _recompute(*, goal_id: int) -> bool:
     """Rebuild a goal's result from stored data and switch readers to it.
 
     Returns False when there was nothing to do (already current, or the goal is gone).
     Raises ``LeaseHeld`` when another worker is building this goal (the task retries).
+    A change that arrives while building makes this worker build again for it (it holds the
+    lease; the change's own task will then find the goal current).
     """
     if not Goal.objects.filter(pk=goal_id).exists():
         return False
     if not _claim(goal_id):
         raise LeaseHeld(goal_id)
     try:
-        goal = Goal.objects.select_related("workspace").get(pk=goal_id)
-        target = goal.requested_version
-        if goal.current_version == target:
-            if goal.status != GoalStatus.READY:
-                Goal.objects.filter(pk=goal_id, requested_version=target).update(
-                    status=GoalStatus.READY
-                )
-            return False
-        started = timezone.now()
-        clock = time.perf_counter()
-        spec = GoalSpec.load(goal)
-        # Leftovers of a build that died half-way carry this version: start clean.
-        Achievement.objects.filter(goal_id=goal_id, version=target).delete()
-        GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
-        # A version being built is written by its build alone: nothing to skip or merge.
-        count = build_attributed(spec, version=target, rows=evaluate(spec, version=target))
-        if spec.uses_attributes and goal.current_version:
-            _carry_over_deleted_people(spec, source=goal.current_version, target=target)
-            attribute_achievements(spec, version=target)
-        logger.info(
-            "goal %s version %s: %s achievements built and attributed in %.2fs",
-            goal_id,
-            target,
-            count,
-            time.perf_counter() - clock,
-        )
-        # After the last attribution step: the rollup sums the final credits.
-        clock = time.perf_counter()
-        cells = build_rollup(goal_id, target)
-        logger.info(
-            "goal %s version %s: %s rollup rows built in %.2fs",
-            goal_id,
-            target,
-            cells,
-            time.perf_counter() - clock,
-        )
-        with transaction.atomic():
-            locked = Goal.objects.select_for_update().get(pk=goal_id)
-            if locked.requested_version != target:
-                # A newer change arrived while building: its own recompute will follow.
-                Achievement.objects.filter(goal_id=goal_id, version=target).delete()
-                GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
+        for _ in range(MAX_BUILDS):
+            goal = Goal.objects.select_related("workspace").get(pk=goal_id)
+            target = goal.requested_version
+            if goal.current_version == target:
+                if goal.status != GoalStatus.READY:
+                    Goal.objects.filter(pk=goal_id, requested_version=target).update(
+                        status=GoalStatus.READY
+                    )
                 return False
-            Goal.objects.filter(pk=goal_id).update(
-                current_version=target,
-                rollup_version=target,
-                status=GoalStatus.READY,
-                computed_at=timezone.now(),
-                reconciled_through=started,
-            )
-        Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
-        GoalRollup.objects.filter(goal_id=goal_id).exclude(version=target).delete()
-        # Data that arrived while building went to the old version: bring it into this one.
-        catch_up(goal_id=goal_id, since=started)
-        return True
+            started = timezone.now()
+            if _build_and_switch(goal, target, started=started):
+                Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
+                GoalRollup.objects.filter(goal_id=goal_id).exclude(version=target).delete()
+                # Data that arrived while building went to the old version: bring it into
+                # this one (with an overlap for rows committed just before the build began).
+                catch_up(goal_id=goal_id, since=started - RECONCILE_OVERLAP)
+                return True
+        return False
     finally:
         _release(goal_id)
 
 
+def _build_and_switch(goal: Goal, target: int, *, started: datetime) -> bool:
+    """Build version ``target`` beside the current one and switch readers to it.
+
+    Returns False, leaving nothing behind, when a newer change arrived meanwhile.
+    """
+    goal_id = goal.pk
+    clock = time.perf_counter()
+    spec = GoalSpec.load(goal)
+    # Leftovers of a build that died half-way carry this version: start clean.
+    Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+    GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
+    if spec.uses_attributes:
+        # Deleted people's attribute history went with them. Their events, messages and
+        # segment changes are re-evaluated like anyone's, but attribute filters keep the
+        # verdict of the previous result, and attribute triggers are carried over below.
+        spec.deleted_verdicts = set(
+            Achievement.objects.filter(
+                goal_id=goal_id, version=goal.current_version, person_id__isnull=True
+            ).values_list("trigger_kind", "trigger_id")
+        )
+    # A version being built is written by its build alone: nothing to skip or merge.
+    count = build_attributed(spec, version=target, rows=evaluate(spec, version=target))
+    if spec.trigger_type == TriggerKind.ATTRIBUTE and goal.current_version:
+        _carry_over_deleted_people(spec, source=goal.current_version, target=target)
+        attribute_achievements(spec, version=target)
+    logger.info(
+        "goal %s version %s: %s achievements built and attributed in %.2fs",
+        goal_id, target, count, time.perf_counter() - clock,
+    )  # fmt: skip
+    # After the last attribution step: the rollup sums the final credits.
+    clock = time.perf_counter()
+    cells = build_rollup(goal_id, target)
+    logger.info(
+        "goal %s version %s: %s rollup rows built in %.2fs",
+        goal_id, target, cells, time.perf_counter() - clock,
+    )  # fmt: skip
+    with transaction.atomic():
+        locked = Goal.objects.select_for_update().get(pk=goal_id)
+        if locked.requested_version != target:
+            Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+            GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
+            return False
+        Goal.objects.filter(pk=goal_id).update(
+            current_version=target,
+            rollup_version=target,
+            status=GoalStatus.READY,
+            computed_at=timezone.now(),
+            reconciled_through=started,
+        )
+    return True
+
+
 def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> None:
-    """Copy the achievements of deleted people (their attribute history is gone) unchanged."""
+    """Carry deleted people's achievements of an attribute-triggered goal into a new version.
+
+    The attribute changes that triggered them were personal data and went with the people,
+    so they cannot be re-evaluated; the achievements are kept with revenue following the
+    current impact and the window re-derived.
+    """
     old = (
-        Achievement.objects.filter(goal_id=spec.goal.pk, version=source)
-        .exclude(person_key__in=Person.objects.values("key"))
+        Achievement.objects.filter(
+            goal_id=spec.goal.pk,
+            version=source,
+            person_id__isnull=True,
+            trigger_kind=spec.trigger_type,
+        )
         .values_list(*(Achievement._meta.get_field(f).attname for f in BUILD_FIELDS))  # type: ignore[union-attr]
+        .iterator(2000)
     )
-    goal_at, version_at = BUILD_FIELDS.index("goal"), BUILD_FIELDS.index("version")
-    start_at, achieved_at = BUILD_FIELDS.index("window_start"), BUILD_FIELDS.index("achieved_at")
+    at = {name: BUILD_FIELDS.index(name) for name in BUILD_FIELDS}
     batch: list[Row] = []
-    for row in old.iterator(2000):
-        copied = list(row)
-        copied[goal_at], copied[version_at] = spec.goal.pk, target
-        copied[start_at] = spec.window_start(row[achieved_at])  # the window may have changed
-        batch.append(tuple(copied))
+
+    def flush() -> None:
+        data: dict[int, Any] = {}
+        if spec.goal.impact_event_key and spec.trigger_type == TriggerKind.EVENT:
+            ids = [row[at["trigger_id"]] for row in batch]
+            data = dict(Event.objects.filter(pk__in=ids).values_list("id", "data"))
+        rows = []
+        for row in batch:
+            copied = list(row)
+            copied[at["goal"]], copied[at["version"]] = spec.goal.pk, target
+            copied[at["window_start"]] = spec.window_start(row[at["achieved_at"]])
+            trig = Trigger(
+                row[at["trigger_kind"]], row[at["trigger_id"]], row[at["person_key"]], None,
+                row[at["achieved_at"]], data.get(row[at["trigger_id"]]),
+            )  # fmt: skip
+            copied[at["revenue"]], copied[at["revenue_missing"]] = _revenue(spec, trig)
+            rows.append(tuple(copied))
+        _insert_rows(rows)
+        batch.clear()
+
+    for row in old:
+        batch.append(row)
         if len(batch) >= 2000:
-            _insert_rows(batch)
-            batch = []
-    _insert_rows(batch)
+            flush()
+    flush()
 
 
 # --- incremental updates after ingestion ------------------------------------------------------
@@ -1092,7 +1155,9 @@ def process_ingested(
     return count
 
 
-def _people_received_since(workspace_id: int, since: datetime) -> set[uuid.UUID]:
+def _received_since(workspace_id: int, since: datetime) -> tuple[set[uuid.UUID], set[int]]:
+    """The people whose data arrived since ``since``, and the messages created or measured
+    since then (their reach may never have been derived if their task was lost)."""
     keys: set[uuid.UUID] = set()
     for model in (Event, SegmentMembershipChange, PersonAttributeChange):
         keys.update(
@@ -1100,33 +1165,36 @@ def _people_received_since(workspace_id: int, since: datetime) -> set[uuid.UUID]
             .values_list("person_key", flat=True)
             .distinct()
         )
-    message_keys = (
-        Message.objects.filter(workspace_id=workspace_id, received_at__gte=since)
-        .values_list("person_key", flat=True)
-        .distinct()
+    messages = set(
+        Message.objects.filter(workspace_id=workspace_id, received_at__gte=since).values_list(
+            "id", flat=True
+        )
     )
-    metric_keys = (
+    messages.update(
         MessageMetric.objects.filter(workspace_id=workspace_id, received_at__gte=since)
-        .values_list("message__person_key", flat=True)
+        .values_list("message_id", flat=True)
         .distinct()
     )
-    keys.update(key for key in (*message_keys, *metric_keys) if key is not None)
-    return keys
+    for ids in _chunks(sorted(messages)):
+        keys.update(
+            key
+            for key in Message.objects.filter(pk__in=list(ids)).values_list("person_key", flat=True)
+            if key is not None
+        )
+    return keys, messages
 
 
 def catch_up(*, goal_id: int, since: datetime) -> None:
-    """Re-evaluate everyone whose data arrived since ``since`` (idempotent)."""
+    """Re-derive messages' reach and re-evaluate everyone whose data arrived since ``since``
+    (idempotent: both are functions of the stored rows)."""
     goal = Goal.objects.filter(pk=goal_id).first()
     if goal is None:
         return
-    keys = _people_received_since(goal.workspace_id, since)
+    keys, message_ids = _received_since(goal.workspace_id, since)
+    if message_ids:
+        message_reach_refresh(message_ids=sorted(message_ids))
     if keys:
         _apply_to_goal(goal_id, keys)
-
-
-#: The reconcile pass re-reads data that arrived this long before its cursor, so a row
-#: committed late (a long transaction) is not missed.
-RECONCILE_OVERLAP = timedelta(minutes=5)
 
 
 def reconcile() -> dict[str, int]:

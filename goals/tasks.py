@@ -16,6 +16,10 @@ def recompute_goal(self: Any, goal_id: int) -> bool:
     try:
         return engine.recompute(goal_id=goal_id)
     except engine.LeaseHeld as exc:
+        if self.request.is_eager:
+            # In-process (no broker): the recompute holding the lease builds again for any
+            # change made while it builds, and a retry here would only spin.
+            return False
         raise self.retry(exc=exc, countdown=5) from exc
 
 

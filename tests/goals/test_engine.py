@@ -166,28 +166,35 @@ def test_changing_the_settings_recomputes_and_readers_keep_the_old_result_until_
     assert not Achievement.objects.filter(goal=goal, version=old_version).exists()
 
 
-def test_a_build_overtaken_by_a_newer_change_is_discarded(
+def test_a_build_overtaken_by_a_newer_change_is_discarded_and_built_again(
     workspace: Workspace, api: APIClient, onboarding: Campaign, monkeypatch: Any
 ) -> None:
     goal = make_goal(workspace, sources=[onboarding])
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     before = goal.current_version
     real_build = engine.build_attributed
+    builds: list[int] = []
 
-    def change_goal_mid_build(spec: Any, **kwargs: Any) -> int:
+    def change_goal_during_the_first_build(spec: Any, **kwargs: Any) -> int:
         count = real_build(spec, **kwargs)
-        # While this build runs, the readers still see the previous result...
-        assert Goal.objects.get(pk=goal.pk).current_version == before
-        # ...and someone changes the goal again.
-        Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 2)
+        builds.append(kwargs["version"])
+        if len(builds) == 1:
+            # While this build runs, the readers still see the previous result...
+            assert Goal.objects.get(pk=goal.pk).current_version == before
+            # ...and someone changes the goal again.
+            Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 2)
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", change_goal_mid_build)
+    monkeypatch.setattr(engine, "build_attributed", change_goal_during_the_first_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
-    assert engine.recompute(goal_id=goal.pk) is False
+    assert engine.recompute(goal_id=goal.pk) is True
     goal.refresh_from_db()
-    assert goal.current_version == before
-    assert Achievement.objects.filter(goal=goal).values("version").distinct().count() == 1
+    # The overtaken build was dropped and the newest change built by the same worker.
+    assert builds == [before + 1, before + 2]
+    assert goal.current_version == goal.requested_version == before + 2
+    assert set(Achievement.objects.filter(goal=goal).values_list("version", flat=True)) == {
+        before + 2
+    }
 
 
 def test_a_recompute_while_another_holds_the_goal_waits_and_then_finds_nothing_to_do(
@@ -429,3 +436,72 @@ def test_a_goal_deleted_during_its_recompute_ends_it_quietly(
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is False
     assert not Achievement.objects.filter(goal_id=goal.pk).exists()
+
+
+def test_a_deleted_persons_achievements_follow_later_changes_of_the_goal(
+    workspace: Workspace, api: APIClient
+) -> None:
+    goal = make_goal(
+        workspace,
+        trigger={"type": "event", "name": "buy"},
+        filters=[{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
+        impact_currency="EUR",
+        impact_static=Decimal("10"),
+    )
+    ingest(
+        api,
+        {
+            "type": "person",
+            "person": "ada",
+            "attributes": {"country": "DE"},
+            "timestamp": "2026-01-01T00:00:00Z",
+        },
+        event("ada", "buy", "2026-01-14T10:00:00Z"),
+        event("ada", "refund", "2026-01-15T10:00:00Z"),
+    )
+    services.person_delete(person=Person.objects.get(identifier="ada"))
+    # The impact changes: the deleted person's achievement is re-priced, not frozen.
+    Goal.objects.filter(pk=goal.pk).update(impact_static=Decimal("25"))
+    recompute_now(goal)
+    assert [row[3] for row in results(goal)] == ["25"]
+    # The trigger changes: what the person did is re-evaluated (their events survive); the
+    # attribute filter keeps the verdict it had, so the refund does not count...
+    Goal.objects.filter(pk=goal.pk).update(
+        criteria={
+            "trigger": {"type": "event", "name": "refund"},
+            "filters": goal.criteria["filters"],
+        }
+    )
+    recompute_now(goal)
+    assert results(goal) == []
+    # ...and without the attribute filter it does.
+    Goal.objects.filter(pk=goal.pk).update(
+        criteria={"trigger": {"type": "event", "name": "refund"}, "filters": []}
+    )
+    recompute_now(goal)
+    assert [row[1] for row in results(goal)] == ["2026-01-15T10:00:00+00:00"]
+
+
+def test_entering_a_segment_already_entered_is_not_a_new_achievement(
+    workspace: Workspace, api: APIClient
+) -> None:
+    trial = Segment.objects.create(workspace=workspace, name="Trial")
+    goal = make_goal(workspace, trigger={"type": "segment", "segment": trial.pk})
+
+    def change(action: str, ts: str) -> dict[str, Any]:
+        return {
+            "type": "segment",
+            "person": "ada",
+            "segment": trial.pk,
+            "action": action,
+            "timestamp": ts,
+        }
+
+    ingest(
+        api,
+        change("enter", "2026-01-02T00:00:00Z"),
+        change("enter", "2026-01-03T00:00:00Z"),  # still inside: not an entry
+        change("leave", "2026-01-04T00:00:00Z"),
+        change("enter", "2026-01-05T00:00:00Z"),
+    )
+    assert [row[1][:10] for row in results(goal)] == ["2026-01-02", "2026-01-05"]

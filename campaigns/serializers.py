@@ -92,7 +92,26 @@ class ChannelListField(serializers.ListField):
         return list(dict.fromkeys(data))
 
 
-class _SourceSerializer(serializers.ModelSerializer):
+class StrictFieldsMixin:
+    """Refuse body keys the serializer does not know (read-only ones included are known, so a
+    client may send back what it read): a typo such as ``stauts`` must not silently leave the
+    field at its default. Ingestion refuses unknown keys the same way."""
+
+    initial_data: Any
+    fields: Any
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)  # type: ignore[misc]
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: ["unknown field; this object has no such field"] for key in unknown}
+                )
+        return attrs
+
+
+class _SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     # Common to the three: ``id`` and timestamps are read-only; names are required, not blank
     # (surrounding spaces are trimmed). Subclasses' docstrings are their schema descriptions.
 

@@ -17,7 +17,7 @@ from rest_framework.fields import empty
 
 from campaigns import channels
 from campaigns.models import Broadcast, Campaign
-from campaigns.serializers import TagsField
+from campaigns.serializers import StrictFieldsMixin, TagsField
 from goals import currencies
 from goals.conditions import OPERATORS
 from goals.criteria import SOURCE_TYPES
@@ -240,7 +240,7 @@ class SourcesField(_GoalPartField):
         return sorted(rows, key=lambda row: (row["name"].casefold(), row["type"], row["id"]))
 
 
-class GoalSerializer(serializers.ModelSerializer):
+class GoalSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A business outcome, the people who achieve it, and the campaigns and newsletters
     credited for it (SPEC §4)."""
 

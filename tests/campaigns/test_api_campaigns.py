@@ -394,3 +394,20 @@ def test_an_update_never_undoes_a_concurrent_delete(welcome: Campaign) -> None:
     row = Campaign.objects.get(pk=welcome.pk)
     assert row.deleted_at is not None
     assert row.name == "Renamed"
+
+
+def test_it_refuses_unknown_fields_naming_them(api: APIClient) -> None:
+    response = api.post(
+        "/api/v1/campaigns", {"name": "Onboarding", "stauts": "running"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "stauts" in response.json()["errors"]
+    assert not Campaign.objects.filter(name="Onboarding").exists()
+
+
+def test_it_accepts_back_what_it_returned(api: APIClient) -> None:
+    created = api.post("/api/v1/campaigns", {"name": "Onboarding"}, format="json").json()
+    sent_back = {**created, "status": "running"}
+    response = api.put(f"/api/v1/campaigns/{created['id']}", sent_back, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "running"

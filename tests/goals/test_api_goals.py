@@ -816,3 +816,14 @@ def test_a_broadcast_that_is_a_goal_source_cannot_stop_being_a_newsletter(
     assert "kind" in response.json()["errors"]
     newsletter.refresh_from_db()
     assert newsletter.kind == "newsletter"
+
+
+def test_it_refuses_unknown_top_level_fields(workspace: Workspace, api: APIClient) -> None:
+    response = api.post(
+        "/api/v1/goals",
+        {"name": "n", "criteria": {"trigger": {"type": "event", "name": "x"}}, "sourcs": []},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "sourcs" in response.json()["errors"]
+    assert not Goal.objects.filter(name="n").exists()

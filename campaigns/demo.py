@@ -59,6 +59,7 @@ from campaigns.models import (
     Workspace,
 )
 
+_ABSENT = object()
 DEFAULT_WORKSPACE_NAME = "Demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -675,7 +676,15 @@ class _Seeder:
         )  # fmt: skip
         self.attribute_rows = RowInserter(
             PersonAttributeChange,
-            ["workspace", "person", "person_key", "timestamp", "attributes", "received_at"],
+            [
+                "workspace",
+                "person",
+                "person_key",
+                "timestamp",
+                "attributes",
+                "patch",
+                "received_at",
+            ],
         )
         self.event_rows = RowInserter(
             Event,
@@ -781,8 +790,13 @@ class _Seeder:
         message_plans: list[tuple[MessagePlan, int | None, uuid.UUID | None]] = []
         for plan, key in zip(plans, keys, strict=True):
             pid = person_ids[plan.identifier]
+            previous: dict[str, Any] = {}
             for ts, attributes in plan.snapshots:
-                attribute_rows.append((ws, pid, key, at(ts), attributes, now))
+                # What ingestion stores: the snapshot, and the patch that led to it.
+                patch = {k: v for k, v in attributes.items() if previous.get(k, _ABSENT) != v}
+                patch.update({k: None for k in previous if k not in attributes})
+                attribute_rows.append((ws, pid, key, at(ts), attributes, patch, now))
+                previous = attributes
             for name, data, ts, with_id in plan.events:
                 self.event_number += 1
                 client_id = f"evt_{self.event_number:09d}" if with_id else None

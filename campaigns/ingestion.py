@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from campaigns import channels, services
@@ -430,6 +431,17 @@ _PARSERS: dict[str, Callable[[int, _Fields, datetime], Item | None]] = {
 }
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a JSON value holds U+0000 in any string, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def parse_item(index: int, raw: Any, now: datetime) -> Item | Errors:
     """Validate one raw batch item: the typed item, or its errors by field name."""
     if not isinstance(raw, dict):
@@ -444,6 +456,10 @@ def parse_item(index: int, raw: Any, now: datetime) -> Item | Errors:
     for name in raw:
         if name != "type" and name not in allowed:
             f.error(name, f"unknown field; a {kind} item has {', '.join(allowed)}")
+        elif _has_nul(raw[name]):
+            # PostgreSQL text and JSON cannot hold U+0000: refuse it here, per item, instead
+            # of failing the whole request at the database.
+            f.error(name, "must not contain the NUL character (U+0000)")
     item = _PARSERS[kind](index, f, now)
     if item is None or f.errors:
         return f.errors
@@ -556,48 +572,62 @@ def _insert_new(
     return [], lost
 
 
-@dataclass(frozen=True)
-class _PersonState:
-    """A person's email and attributes while a batch's person items are folded into them."""
-
-    email: str = ""
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    def merge(self, item: PersonIn) -> _PersonState:
-        """The state after ``item``: attributes merged key by key, a null value removes a key."""
-        email = self.email if item.email is _UNSET else item.email
-        attributes = self.attributes
-        if item.attributes is not None:
-            attributes = dict(attributes)
-            for name, value in item.attributes.items():
-                if value is None:
-                    attributes.pop(name, None)
-                else:
-                    attributes[name] = value
-        return _PersonState(email, attributes)
+def _apply_patch(attributes: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """The attributes after ``patch``: merged key by key (shallow), a null value removes a key."""
+    result = dict(attributes)
+    for name, value in patch.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
 
 
-def _people_save(people: list[Person]) -> None:
-    """Write the people's email, attributes and updated_at: one UPDATE per row, sent at once.
+def _by_time(items: Iterable[PersonIn]) -> list[PersonIn]:
+    """Items in the order their patches apply: by timestamp, ties in item order (as ids are)."""
+    return sorted(items, key=lambda i: i.timestamp)
+
+
+def _new_person_state(items: list[PersonIn]) -> tuple[str, dict[str, Any]]:
+    """A new person's email (last one sent wins) and attributes (patches by timestamp)."""
+    email = ""
+    for item in items:
+        if item.email is not _UNSET:
+            email = item.email
+    attributes: dict[str, Any] = {}
+    for item in _by_time(items):
+        if item.attributes:
+            attributes = _apply_patch(attributes, item.attributes)
+    return email, attributes
+
+
+def _save_fields(model: type[M], names: tuple[str, ...], objs: list[M]) -> None:
+    """Write these fields of ``objs``: one UPDATE per row, sent at once.
 
     ``bulk_update`` builds a CASE expression per row and field in Python, which costs about
     0.5 ms a row; an ``executemany`` of a plain UPDATE (pipelined by psycopg 3) is a fraction
     of that. Values are prepared by the model fields, so JSON and datetimes are adapted as the
     ORM would for either database.
     """
-    if not people:
+    if not objs:
         return
-    names = ("email", "attributes", "updated_at")
-    fields = [f for f in Person._meta.concrete_fields if f.name in names]
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f.name in names]
     qn = connection.ops.quote_name
     assignments = ", ".join(f"{qn(str(f.column))} = %s" for f in fields)
-    sql = f"UPDATE {qn(Person._meta.db_table)} SET {assignments} WHERE {qn('id')} = %s"
+    pk = qn(str(meta.pk.column)) if meta.pk is not None else qn("id")
+    sql = f"UPDATE {qn(meta.db_table)} SET {assignments} WHERE {pk} = %s"
     rows = [
-        [f.get_db_prep_save(getattr(p, f.attname), connection) for f in fields] + [p.pk]
-        for p in people
+        [f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk]
+        for o in objs
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def _people_save(people: list[Person]) -> None:
+    """Write the people's email, attributes and updated_at."""
+    _save_fields(Person, ("email", "attributes", "updated_at"), people)
 
 
 class _Batch:
@@ -792,20 +822,19 @@ class _Batch:
         missing = sorted(identifiers - self.people.keys())
         if not missing:
             return
-        final: dict[str, _PersonState] = {}
+        items_of: dict[str, list[PersonIn]] = {}
         for item in upserts:
             if item.identifier not in self.people:
-                state = final.get(item.identifier, _PersonState())
-                final[item.identifier] = state.merge(item)
+                items_of.setdefault(item.identifier, []).append(item)
         new = []
         for identifier in missing:
-            state = final.get(identifier, _PersonState())
+            email, attributes = _new_person_state(items_of.get(identifier, []))
             new.append(
                 Person(
                     workspace=self.workspace,
                     identifier=identifier,
-                    email=state.email,
-                    attributes=state.attributes,
+                    email=email,
+                    attributes=attributes,
                     key=uuid.uuid4(),
                     created_at=self.now,
                     updated_at=self.now,
@@ -819,35 +848,36 @@ class _Batch:
                 self.created_people.add(person.identifier)
 
     def _upsert_people(self, items: list[PersonIn]) -> None:
-        """Merge each item into its person, in item order; snapshot attributes that changed.
+        """Store each item's attribute patch and bring snapshots and people up to date.
 
-        People this request created were inserted with the merged result already; here they
-        are replayed from empty so each item still gets its status and snapshot.
+        The email follows item order. Attributes do not depend on arrival order: every
+        non-empty patch becomes a ``PersonAttributeChange`` at its timestamp, the snapshots
+        from there on are rebuilt (``_store_attribute_changes``), and the person's current
+        attributes are the snapshot of their latest change by (timestamp, id). People this
+        request created were inserted with that result already (``_new_person_state``).
         """
         if not items:
             return
-        states: dict[str, _PersonState] = {}
+        emails: dict[str, str] = {}
         changes: list[PersonAttributeChange] = []
+        seen: set[str] = set()
         for item in items:
             person = self.people[item.identifier]
-            created = item.identifier in self.created_people and item.identifier not in states
-            before = states.get(item.identifier)
-            if before is None:
-                if item.identifier in self.created_people:
-                    before = _PersonState()
-                else:
-                    before = _PersonState(person.email, person.attributes)
-            after = before.merge(item)
-            states[item.identifier] = after
-            attributes_changed = not _json_equal(after.attributes, before.attributes)
-            if attributes_changed or (created and item.attributes is not None):
+            created = item.identifier in self.created_people and item.identifier not in seen
+            seen.add(item.identifier)
+            if item.email is not _UNSET:
+                emails[item.identifier] = item.email
+            # A creation with attributes (even {}) records its starting state; after that only
+            # a patch that says something does. A patch that changes nothing still gets a row:
+            # whether it changes anything can depend on patches that have not arrived yet.
+            if item.attributes or (created and item.attributes is not None):
                 changes.append(
                     PersonAttributeChange(
                         workspace=self.workspace,
                         person=person,
                         person_key=person.key,
                         timestamp=item.timestamp,
-                        attributes=after.attributes,
+                        patch=item.attributes,
                         received_at=self.now,
                     )
                 )
@@ -857,19 +887,87 @@ class _Batch:
                 id=item.identifier,
                 obj=person,
             )
+        latest = self._store_attribute_changes(changes)
         dirty = []
-        for identifier, state in states.items():
+        for identifier in seen:
             person = self.people[identifier]
-            if identifier in self.created_people:
-                continue  # inserted with this state
-            if state.email != person.email or not _json_equal(state.attributes, person.attributes):
-                person.email, person.attributes = state.email, state.attributes
+            email = emails.get(identifier, person.email)
+            attributes = latest.get(person.pk, person.attributes)
+            if email != person.email or not _json_equal(attributes, person.attributes):
+                person.email, person.attributes = email, attributes
                 person.updated_at = self.now
                 dirty.append(person)
         _people_save(dirty)
-        if changes:
-            created_changes = PersonAttributeChange.objects.bulk_create(changes)
-            self.touched.attribute_change_ids.extend(c.pk for c in created_changes)
+
+    def _store_attribute_changes(
+        self, changes: list[PersonAttributeChange]
+    ) -> dict[int, dict[str, Any]]:
+        """Insert ``changes`` (patches) with their snapshots and rebuild the later snapshots.
+
+        For each person, the snapshots from their earliest new timestamp on are replayed from
+        the snapshot just before it, applying patches in (timestamp, id) order; new rows sort
+        after stored rows with the same timestamp, in item order, as their ids will. Two
+        queries read what that needs for the whole batch: the stored changes at or after the
+        batch's earliest timestamp, and each person's last snapshot before it. The people rows
+        are locked (``_load_people``), so no concurrent request changes these histories.
+
+        Returns each person's latest snapshot (their current attributes).
+        """
+        if not changes:
+            return {}
+        since = min(c.timestamp for c in changes)
+        people = {c.person_id: c.person for c in changes}
+        known = [p for p in people.values() if p.identifier not in self.created_people]
+        # person id -> [(sort key, stored id or None, patch, snapshot or the new row)]
+        history: dict[int, list[tuple[tuple[Any, ...], Any, dict[str, Any], Any]]] = {}
+        bases: dict[int, dict[str, Any]] = {}
+        if known:
+            stored = PersonAttributeChange.objects.filter(
+                person_key__in=[p.key for p in known], timestamp__gte=since
+            ).values_list("id", "person_id", "timestamp", "patch", "attributes")
+            for pk, person_id, at, patch, attributes in stored:
+                history.setdefault(person_id, []).append(((at, 0, pk), pk, patch, attributes))
+            before = Subquery(
+                PersonAttributeChange.objects.filter(
+                    person_key=OuterRef("key"), timestamp__lt=since
+                )
+                .order_by("-timestamp", "-id")
+                .values("attributes")[:1],
+                output_field=models.JSONField(),
+            )
+            bases = {
+                pk: attributes
+                for pk, attributes in Person.objects.filter(pk__in=[p.pk for p in known])
+                .annotate(before=before)
+                .values_list("pk", "before")
+                if attributes is not None
+            }
+        for order, change in enumerate(changes):
+            history.setdefault(change.person_id, []).append(
+                ((change.timestamp, 1, order), None, change.patch, change)
+            )
+
+        latest: dict[int, dict[str, Any]] = {}
+        rebuilt: list[PersonAttributeChange] = []
+        for person_id, rows in history.items():
+            rows.sort(key=lambda row: row[0])
+            first_new = min(key[0] for key, pk, _, _ in rows if pk is None)
+            state = bases.get(person_id, {})
+            for (at, _, _), pk, patch, row in rows:
+                if at < first_new:
+                    state = row  # a stored snapshot before anything new: still right
+                    continue
+                state = _apply_patch(state, patch or {})
+                if pk is None:
+                    row.attributes = state
+                elif not _json_equal(state, row):
+                    rebuilt.append(PersonAttributeChange(pk=pk, attributes=state))
+            latest[person_id] = state
+        _save_fields(PersonAttributeChange, ("attributes",), rebuilt)
+        created = PersonAttributeChange.objects.bulk_create(changes)
+        self.touched.attribute_change_ids.extend(c.pk for c in created)
+        self.touched.attribute_change_ids.extend(c.pk for c in rebuilt)
+        return latest
 
     def _delete_people(self, items: list[DeleteIn]) -> None:
         for item in items:

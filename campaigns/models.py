@@ -181,16 +181,22 @@ class Person(models.Model):
 
 
 class PersonAttributeChange(models.Model):
-    """The person's full attribute set after each change that altered it.
+    """One attribute patch a person item carried, and the full attribute set it leaves.
 
-    Attribute triggers ("starts to satisfy a condition") and filters ("holds at that moment")
-    are evaluated against this history. It is personal data: it goes with the person.
+    ``patch`` is what the item said (a ``null`` value removes the key); ``attributes`` is the
+    snapshot after applying every patch of the person ordered by (timestamp, id) up to and
+    including this one. Patches are what is stored as received; snapshots are derived from
+    them and rebuilt when an older patch arrives late, so the history does not depend on
+    arrival order (SPEC §4.5). Attribute triggers ("starts to satisfy a condition") and filters
+    ("holds at that moment") are evaluated against the snapshots. It is personal data: it goes
+    with the person.
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="attribute_changes")
     person_key = models.UUIDField()
     timestamp = models.DateTimeField()
+    patch = models.JSONField(default=dict, blank=True)
     attributes = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
 

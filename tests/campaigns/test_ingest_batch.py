@@ -241,3 +241,26 @@ def test_batch_and_single_endpoints_give_the_same_errors(api: APIClient) -> None
         api, [{"type": "event", "person": "ada", "name": "x", "timestamp": "2025-11-05T09:00"}]
     )
     assert single.json()["errors"] == in_batch.json()["results"][0]["errors"]
+
+
+def test_a_nul_character_is_refused_per_item_and_the_rest_is_stored(
+    workspace: Workspace, api: APIClient
+) -> None:
+    from campaigns.models import Event
+
+    response = api.post(
+        "/api/v1/batch",
+        {
+            "items": [
+                {"type": "event", "person": "ada", "name": "ok"},
+                {"type": "event", "person": "nul", "name": "bad", "data": {"k": "a\u0000b"}},
+                {"type": "person", "person": "x\u0000y"},
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 400]
+    assert "data" in results[1]["errors"] and "person" in results[2]["errors"]
+    assert list(Event.objects.values_list("name", flat=True)) == ["ok"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.apps import apps
 from rest_framework.test import APIClient
 
+from campaigns import ingestion
 from campaigns.models import (
     Event,
     Message,
@@ -71,14 +74,25 @@ def test_it_merges_attributes_and_null_removes_a_key(api: APIClient, workspace: 
     ]
 
 
-def test_it_keeps_no_snapshot_when_attributes_do_not_change(
-    api: APIClient, workspace: Workspace
-) -> None:
+def test_it_records_every_attribute_patch(api: APIClient, workspace: Workspace) -> None:
+    # A patch that changes nothing now may change something once an older patch arrives
+    # late, so every non-empty patch is kept; triggers only fire on a transition anyway.
     put(api, "cust-1", {"attributes": {"plan": "pro"}})
     r = put(api, "cust-1", {"attributes": {"plan": "pro", "gone": None}, "email": "a@b.org"})
     assert r.status_code == 200
-    assert PersonAttributeChange.objects.filter(workspace=workspace).count() == 1
+    rows = PersonAttributeChange.objects.filter(workspace=workspace).order_by("id")
+    assert [(c.patch, c.attributes) for c in rows] == [
+        ({"plan": "pro"}, {"plan": "pro"}),
+        ({"plan": "pro", "gone": None}, {"plan": "pro"}),
+    ]
     assert Person.objects.get(workspace=workspace, identifier="cust-1").email == "a@b.org"
+
+
+def test_it_keeps_no_change_for_an_empty_patch(api: APIClient, workspace: Workspace) -> None:
+    put(api, "cust-1", {"attributes": {"plan": "pro"}})
+    r = put(api, "cust-1", {"attributes": {}, "email": "a@b.org"})
+    assert r.status_code == 200
+    assert PersonAttributeChange.objects.filter(workspace=workspace).count() == 1
 
 
 def test_it_treats_a_type_change_as_a_change(api: APIClient, workspace: Workspace) -> None:
@@ -207,3 +221,121 @@ def test_it_queues_one_task_per_request(
     with django_capture_on_commit_callbacks() as callbacks:
         put(api, "cust-1", {"attributes": {"plan": "pro"}})
     assert len(callbacks) == 1
+
+
+def history(person: Person) -> list[tuple[str, dict[str, Any]]]:
+    """The person's snapshots in (timestamp, id) order, as (ISO time, attributes)."""
+    rows = PersonAttributeChange.objects.filter(person=person).order_by("timestamp", "id")
+    return [(c.timestamp.isoformat(), c.attributes) for c in rows]
+
+
+def test_a_late_older_patch_rebuilds_the_later_snapshots(
+    api: APIClient, workspace: Workspace
+) -> None:
+    put(api, "cust-1", {"attributes": {"plan": "pro"}, "timestamp": "2026-01-10T12:00:00Z"})
+    r = put(api, "cust-1", {"attributes": {"country": "DE"}, "timestamp": "2026-01-10T09:00:00Z"})
+    assert r.status_code == 200
+    assert r.json()["attributes"] == {"plan": "pro", "country": "DE"}
+    # Older still, and overwritten by the 12:00 patch: the current plan stays pro.
+    put(api, "cust-1", {"attributes": {"plan": "free"}, "timestamp": "2026-01-10T08:00:00Z"})
+
+    person = Person.objects.get(workspace=workspace, identifier="cust-1")
+    assert history(person) == [
+        ("2026-01-10T08:00:00+00:00", {"plan": "free"}),
+        ("2026-01-10T09:00:00+00:00", {"plan": "free", "country": "DE"}),
+        ("2026-01-10T12:00:00+00:00", {"plan": "pro", "country": "DE"}),
+    ]
+    assert person.attributes == {"plan": "pro", "country": "DE"}
+    assert api.get("/api/v1/people/cust-1").json()["attributes"] == person.attributes
+
+
+def test_a_late_removal_applies_only_from_its_timestamp(
+    api: APIClient, workspace: Workspace
+) -> None:
+    put(api, "cust-1", {"attributes": {"vip": True}, "timestamp": "2026-01-10T08:00:00Z"})
+    put(api, "cust-1", {"attributes": {"vip": True}, "timestamp": "2026-01-10T12:00:00Z"})
+    put(api, "cust-1", {"attributes": {"vip": None}, "timestamp": "2026-01-10T10:00:00Z"})
+    person = Person.objects.get(workspace=workspace, identifier="cust-1")
+    assert history(person) == [
+        ("2026-01-10T08:00:00+00:00", {"vip": True}),
+        ("2026-01-10T10:00:00+00:00", {}),
+        ("2026-01-10T12:00:00+00:00", {"vip": True}),
+    ]
+    assert person.attributes == {"vip": True}
+
+
+PATCHES: list[dict[str, Any]] = [
+    {"attributes": {"plan": "free", "country": "FR"}, "timestamp": "2026-01-10T08:00:00Z"},
+    {"attributes": {"country": "DE"}, "timestamp": "2026-01-10T09:00:00Z"},
+    {"attributes": {"plan": "pro", "seats": 3}, "timestamp": "2026-01-10T12:00:00Z"},
+    {"attributes": {"seats": None}, "timestamp": "2026-01-10T13:00:00Z"},
+]
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]])
+@pytest.mark.parametrize("batched", [False, True])
+def test_the_arrival_order_does_not_change_the_history(
+    workspace: Workspace, other_workspace: Workspace, make_token_client: Any,
+    order: list[int], batched: bool,
+) -> None:  # fmt: skip
+    def send(ws: Workspace, patches: list[dict[str, Any]]) -> Person:
+        client = make_token_client(ws)
+        if batched:
+            items = [{"type": "person", "person": "cust-1", **p} for p in patches]
+            r = client.post("/api/v1/batch", {"items": items}, format="json")
+            assert r.status_code == 200, r.json()
+        else:
+            for p in patches:
+                assert put(client, "cust-1", p).status_code in (200, 201)
+        return Person.objects.get(workspace=ws, identifier="cust-1")
+
+    in_order = send(workspace, PATCHES)
+    shuffled = send(other_workspace, [PATCHES[i] for i in order])
+    assert history(shuffled) == history(in_order)
+    assert history(in_order)[-1] == (
+        "2026-01-10T13:00:00+00:00",
+        {"plan": "pro", "country": "DE"},
+    )
+    assert shuffled.attributes == in_order.attributes == {"plan": "pro", "country": "DE"}
+
+
+def test_it_reports_new_and_rebuilt_changes_to_the_goals(workspace: Workspace) -> None:
+    def item(at: str, **attributes: Any) -> dict[str, Any]:
+        return {"type": "person", "person": "cust-1", "attributes": attributes, "timestamp": at}
+
+    ingestion.ingest(
+        workspace=workspace,
+        items=[item("2026-01-10T08:00:00Z", plan="free"), item("2026-01-10T12:00:00Z", seats=2)],
+    )
+    _early, late = PersonAttributeChange.objects.filter(workspace=workspace).order_by("timestamp")
+    outcome = ingestion.ingest(
+        workspace=workspace, items=[item("2026-01-10T09:00:00Z", plan="pro")]
+    )
+    new = PersonAttributeChange.objects.get(workspace=workspace, patch={"plan": "pro"})
+    # The 08:00 snapshot is unaffected; the 12:00 one now says plan=pro.
+    assert sorted(outcome.touched.attribute_change_ids) == sorted([new.pk, late.pk])
+    late.refresh_from_db()
+    assert late.attributes == {"plan": "pro", "seats": 2}
+
+
+def test_the_migration_gives_stored_snapshots_their_patches(workspace: Workspace) -> None:
+    person = Person.objects.create(workspace=workspace, identifier="cust-1")
+
+    def snapshot(hour: int, attributes: dict[str, Any]) -> PersonAttributeChange:
+        return PersonAttributeChange.objects.create(
+            workspace=workspace,
+            person=person,
+            person_key=person.key,
+            timestamp=datetime(2026, 1, 10, hour, tzinfo=UTC),
+            attributes=attributes,
+        )
+
+    rows = [
+        snapshot(8, {"plan": "free", "vip": 1}),
+        snapshot(9, {"plan": "free", "vip": True}),
+        snapshot(10, {"plan": "pro"}),
+    ]
+    migration = importlib.import_module("campaigns.migrations.0003_attribute_change_patch")
+    migration.backfill_patches(apps, None)
+    patches = [PersonAttributeChange.objects.get(pk=r.pk).patch for r in rows]
+    assert patches == [{"plan": "free", "vip": 1}, {"vip": True}, {"plan": "pro", "vip": None}]

@@ -290,3 +290,19 @@ def test_it_can_skip_the_demo_goals(db: Any) -> None:
 
     seed("--people", "20", "--days", "10", "--no-goals")
     assert not Goal.objects.exists()
+
+
+def test_attribute_history_carries_the_patches_ingestion_would_store(demo_ws: Workspace) -> None:
+    from campaigns.models import PersonAttributeChange
+
+    for person in demo_ws.people.all()[:20]:
+        rebuilt: dict[str, Any] = {}
+        for change in PersonAttributeChange.objects.filter(person=person).order_by(
+            "timestamp", "id"
+        ):
+            for key, value in change.patch.items():
+                if value is None:
+                    rebuilt.pop(key, None)
+                else:
+                    rebuilt[key] = value
+            assert rebuilt == change.attributes

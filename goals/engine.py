@@ -884,18 +884,39 @@ class LeaseHeld(Exception):
     """Another worker is recomputing this goal; try again later."""
 
 
-def _claim(goal_id: int) -> bool:
+class LeaseLost(Exception):
+    """This worker's lease expired and another worker took the goal over."""
+
+
+def _claim(goal_id: int) -> datetime | None:
+    """Take the goal for a build; the returned expiry instant is this worker's token."""
     now = timezone.now()
-    return (
+    until = now + LEASE
+    taken = (
         Goal.objects.filter(pk=goal_id)
         .filter(Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now))
-        .update(recompute_lease_until=now + LEASE)
-        == 1
+        .update(recompute_lease_until=until)
     )
+    return until if taken == 1 else None
 
 
-def _release(goal_id: int) -> None:
-    Goal.objects.filter(pk=goal_id).update(recompute_lease_until=None)
+def _renew(goal_id: int, token: datetime) -> datetime:
+    """Extend our lease between the phases of a long build; raises ``LeaseLost`` if another
+    worker took it over after it expired (our build must then not be switched in)."""
+    until = timezone.now() + LEASE
+    if not Goal.objects.filter(pk=goal_id, recompute_lease_until=token).update(
+        recompute_lease_until=until
+    ):
+        raise LeaseLost(goal_id)
+    return until
+
+
+def _release(goal_id: int, token: datetime | None = None) -> None:
+    """Give the goal back; with a token, only if the lease is still ours."""
+    leases = Goal.objects.filter(pk=goal_id)
+    if token is not None:
+        leases = leases.filter(recompute_lease_until=token)
+    leases.update(recompute_lease_until=None)
 
 
 def recompute(*, goal_id: int) -> bool:
@@ -929,8 +950,10 @@ def _recompute(*, goal_id: int) -> bool:
     """
     if not Goal.objects.filter(pk=goal_id).exists():
         return False
-    if not _claim(goal_id):
+    token = _claim(goal_id)
+    if token is None:
         raise LeaseHeld(goal_id)
+    lease = [token]  # renewed by the build between its phases
     try:
         for _ in range(MAX_BUILDS):
             goal = Goal.objects.select_related("workspace").get(pk=goal_id)
@@ -942,7 +965,7 @@ def _recompute(*, goal_id: int) -> bool:
                     )
                 return False
             started = timezone.now()
-            if _build_and_switch(goal, target, started=started):
+            if _build_and_switch(goal, target, started=started, lease=lease):
                 Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
                 GoalRollup.objects.filter(goal_id=goal_id).exclude(version=target).delete()
                 # Data that arrived while building went to the old version: bring it into
@@ -950,14 +973,18 @@ def _recompute(*, goal_id: int) -> bool:
                 catch_up(goal_id=goal_id, since=started - RECONCILE_OVERLAP)
                 return True
         return False
+    except LeaseLost:
+        logger.warning("goal %s: lease lost during a build; another worker took over", goal_id)
+        return False
     finally:
-        _release(goal_id)
+        _release(goal_id, lease[0])
 
 
-def _build_and_switch(goal: Goal, target: int, *, started: datetime) -> bool:
+def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list[datetime]) -> bool:
     """Build version ``target`` beside the current one and switch readers to it.
 
-    Returns False, leaving nothing behind, when a newer change arrived meanwhile.
+    Returns False, leaving nothing behind, when a newer change arrived meanwhile. ``lease``
+    holds this worker's lease token; it is renewed between phases and checked at the switch.
     """
     goal_id = goal.pk
     clock = time.perf_counter()
@@ -983,6 +1010,7 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime) -> bool:
         "goal %s version %s: %s achievements built and attributed in %.2fs",
         goal_id, target, count, time.perf_counter() - clock,
     )  # fmt: skip
+    lease[0] = _renew(goal_id, lease[0])
     # After the last attribution step: the rollup sums the final credits.
     clock = time.perf_counter()
     cells = build_rollup(goal_id, target)
@@ -990,8 +1018,11 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime) -> bool:
         "goal %s version %s: %s rollup rows built in %.2fs",
         goal_id, target, cells, time.perf_counter() - clock,
     )  # fmt: skip
+    lease[0] = _renew(goal_id, lease[0])
     with transaction.atomic():
         locked = Goal.objects.select_for_update().get(pk=goal_id)
+        if locked.recompute_lease_until != lease[0]:
+            raise LeaseLost(goal_id)  # taken over since the renewal: never switch it in
         if locked.requested_version != target:
             Achievement.objects.filter(goal_id=goal_id, version=target).delete()
             GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()

@@ -505,3 +505,28 @@ def test_entering_a_segment_already_entered_is_not_a_new_achievement(
         change("enter", "2026-01-05T00:00:00Z"),
     )
     assert [row[1][:10] for row in results(goal)] == ["2026-01-02", "2026-01-05"]
+
+
+def test_a_build_whose_lease_was_taken_over_is_never_switched_in(
+    workspace: Workspace, api: APIClient, onboarding: Campaign, monkeypatch: Any
+) -> None:
+    goal = make_goal(workspace, sources=[onboarding])
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    before = goal.current_version
+    real_build = engine.build_attributed
+
+    def lose_the_lease(spec: Any, **kwargs: Any) -> int:
+        count = real_build(spec, **kwargs)
+        # This build outlived its lease; another worker claimed the goal.
+        Goal.objects.filter(pk=goal.pk).update(
+            recompute_lease_until=datetime(2100, 1, 1, tzinfo=UTC)
+        )
+        return count
+
+    monkeypatch.setattr(engine, "build_attributed", lose_the_lease)
+    Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
+    assert engine.recompute(goal_id=goal.pk) is False
+    goal.refresh_from_db()
+    assert goal.current_version == before
+    # The other worker's lease is left alone.
+    assert goal.recompute_lease_until == datetime(2100, 1, 1, tzinfo=UTC)

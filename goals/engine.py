@@ -796,71 +796,14 @@ def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalR
 
 
 def build_rollup(goal_id: int, version: int) -> int:
-    """(Re)build a version's rollup from its achievements; returns the number of cells.
-
-    In SQL: the achievements are grouped per person, scope and day, each day is given the
-    person's previous day in the scope with LAG, and the units are summed per cell (window
-    functions, PostgreSQL and SQLite alike). ``rollup_units`` computes the same in Python for
-    the few people an incremental update touches; the tests hold the two equal.
-    """
+    """(Re)build a version's rollup from its achievements; returns the number of cells."""
     GoalRollup.objects.filter(goal_id=goal_id, version=version).delete()
-    achievements = Achievement._meta.db_table
-    micro = "CAST(ROUND(a.revenue * 1000000) AS BIGINT)"
-    missing = "CASE WHEN a.revenue_missing THEN 1 ELSE 0 END"
-    where = "a.goal_id = %s AND a.version = %s"
-
-    def scope(scope_type: str, scope_id: str, condition: str) -> str:
-        return (
-            f"SELECT a.person_key AS p, '{scope_type}' AS st, {scope_id} AS sid, "
-            f"a.local_date AS d, {micro} AS micro, {missing} AS missing "
-            f"FROM {achievements} a WHERE {where}{condition}"
-        )
-
-    # The same scopes as ``_scopes``.
-    unattributed = (
-        " AND a.message_id IS NULL AND a.source_campaign_id IS NULL"
-        " AND a.source_broadcast_id IS NULL"
+    units = rollup_units(goal_id, version)
+    GoalRollup.objects.bulk_create(
+        [_rollup_row(goal_id, version, key, cell) for key, cell in units.items()],
+        batch_size=2000,
     )
-    by_campaign = (
-        " AND a.message_id IS NOT NULL AND a.source_campaign_id IS NOT NULL"
-        " AND a.source_broadcast_id IS NULL"
-    )
-    by_broadcast = (
-        " AND a.message_id IS NOT NULL AND a.source_broadcast_id IS NOT NULL"
-        " AND a.source_campaign_id IS NULL"
-    )
-    scopes = " UNION ALL ".join(
-        [
-            scope(RollupScope.TOTAL.value, "0", ""),
-            scope(RollupScope.CAMPAIGN.value, "a.source_campaign_id", by_campaign),
-            scope(RollupScope.BROADCAST.value, "a.source_broadcast_id", by_broadcast),
-            scope(RollupScope.UNATTRIBUTED.value, "0", unattributed),
-        ]
-    )
-    sql = (
-        "SELECT st, sid, d, prev, COUNT(*), SUM(n), SUM(micro), SUM(missing) FROM ("
-        "  SELECT x.*, COALESCE(LAG(x.d) OVER (PARTITION BY x.p, x.st, x.sid ORDER BY x.d), %s)"
-        "    AS prev FROM ("
-        "    SELECT p, st, sid, d, COUNT(*) AS n, SUM(micro) AS micro, SUM(missing) AS missing"
-        f"    FROM ({scopes}) s GROUP BY p, st, sid, d"
-        "  ) x"
-        ") y GROUP BY st, sid, d, prev"
-    )
-    params: list[Any] = [NO_PREVIOUS_DAY] + [goal_id, version] * 4
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        cells = cursor.fetchall()
-    rows = []
-    for scope_type, scope_id, day, prev, people, n, micro_total, missing_total in cells:
-        key = (scope_type, int(scope_id), _as_date(day), _as_date(prev))
-        cell = [int(people), int(n), int(micro_total), int(missing_total)]
-        rows.append(_rollup_row(goal_id, version, key, cell))
-    GoalRollup.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
-
-
-def _as_date(value: Any) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
+    return len(units)
 
 
 def _rollup_apply(

@@ -86,9 +86,6 @@ def build(goal: Goal) -> None:
     engine.build_rollup(goal.pk, goal.current_version)
     Goal.objects.filter(pk=goal.pk).update(rollup_version=goal.current_version)
     goal.refresh_from_db()
-    # The full build (SQL, window functions) and the per-person units (Python, used by
-    # incremental updates) must agree cell for cell.
-    assert_rollup_is_a_full_rebuild(goal)
 
 
 # --- the report from the rollup equals the report from the achievements -------------------------

@@ -132,11 +132,11 @@ class GoalSpec:
         criteria = goal.criteria or {}
         campaign_ids: list[int] = []
         broadcast_ids: list[int] = []
-        for campaign_id, broadcast_id in goal.sources.values_list("campaign_id", "broadcast_id"):
-            if campaign_id is not None:
-                campaign_ids.append(campaign_id)
-            elif broadcast_id is not None:
-                broadcast_ids.append(broadcast_id)
+        for source in goal.sources.all():  # uses a prefetch when the caller made one
+            if source.campaign_id is not None:
+                campaign_ids.append(source.campaign_id)
+            elif source.broadcast_id is not None:
+                broadcast_ids.append(source.broadcast_id)
         return cls(
             goal=goal,
             tz=goal.workspace.tz,
@@ -1178,7 +1178,12 @@ def process_ingested(
         attribute_change_ids=attribute_change_ids,
     )
     count = 0
-    for goal in Goal.objects.filter(workspace_id=workspace_id).select_related("workspace"):
+    goals = (
+        Goal.objects.filter(workspace_id=workspace_id)
+        .select_related("workspace")
+        .prefetch_related("sources")
+    )
+    for goal in goals:
         keys = touched.people_for(GoalSpec.load(goal))
         if keys:
             _apply_to_goal(goal.pk, keys)

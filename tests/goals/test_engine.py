@@ -530,3 +530,18 @@ def test_a_build_whose_lease_was_taken_over_is_never_switched_in(
     assert goal.current_version == before
     # The other worker's lease is left alone.
     assert goal.recompute_lease_until == datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def test_finding_the_goals_an_ingestion_affects_costs_the_same_for_many_goals(
+    workspace: Workspace, onboarding: Campaign, django_assert_max_num_queries: Any
+) -> None:
+    for n in range(12):
+        make_goal(
+            workspace,
+            name=f"g{n}",
+            trigger={"type": "event", "name": "nothing"},
+            sources=[onboarding],
+            compute=False,
+        )
+    with django_assert_max_num_queries(4):
+        assert engine.process_ingested(workspace_id=workspace.pk) == 0

@@ -79,17 +79,28 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
-    user = request.user
+class WorkspaceChoiceError(Exception):
+    """A named workspace that is not usable: ``invalid`` (not an id) or not found/not a member."""
+
+    def __init__(self, *, invalid: bool) -> None:
+        super().__init__("workspace must be a workspace id" if invalid else "No such workspace.")
+        self.invalid = invalid
+
+
+def user_workspace(user: Any, wanted: Any) -> tuple[Workspace, str] | None:
+    """The workspace a logged-in user acts in and their role there: the one ``wanted`` (an id,
+    from a header, a parameter or the session) when they belong to it, else their first
+    membership. Shared by the API's session auth and the UI, so both resolve it the same way.
+
+    Raises ``WorkspaceChoiceError`` for a malformed id, or one the user is not a member of (the
+    same answer as a workspace that does not exist). Superusers may act in any workspace.
+    """
     memberships = Membership.objects.filter(user_id=user.pk or 0).select_related("workspace")
-    wanted = request.headers.get("X-Workspace") or request.query_params.get("workspace")
-    if wanted is None:
-        wanted = request.session.get(SESSION_WORKSPACE_KEY) if hasattr(request, "session") else None
-    if wanted is not None:
+    if wanted is not None and wanted != "":
         try:
             wanted_id = int(wanted)
         except (TypeError, ValueError):
-            raise exceptions.ValidationError({"workspace": ["must be a workspace id"]}) from None
+            raise WorkspaceChoiceError(invalid=True) from None
         membership = memberships.filter(workspace_id=wanted_id).first()
         if membership is not None:
             return membership.workspace, membership.role
@@ -97,12 +108,23 @@ def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
             workspace = Workspace.objects.filter(pk=wanted_id).first()
             if workspace is not None:
                 return workspace, "admin"
-        # Not a member: the same answer as a workspace that does not exist.
-        raise exceptions.NotFound("No such workspace.")
+        raise WorkspaceChoiceError(invalid=False)
     membership = memberships.order_by("workspace_id").first()
     if membership is None:
         return None
     return membership.workspace, membership.role
+
+
+def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
+    wanted = request.headers.get("X-Workspace") or request.query_params.get("workspace")
+    if wanted is None:
+        wanted = request.session.get(SESSION_WORKSPACE_KEY) if hasattr(request, "session") else None
+    try:
+        return user_workspace(request.user, wanted)
+    except WorkspaceChoiceError as exc:
+        if exc.invalid:
+            raise exceptions.ValidationError({"workspace": ["must be a workspace id"]}) from None
+        raise exceptions.NotFound("No such workspace.") from None
 
 
 def resolve_workspace(request: Request) -> tuple[Workspace, str] | None:

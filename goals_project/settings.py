@@ -185,7 +185,9 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/goals/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 CACHE_URL = env_url("CACHE_URL", ("redis", "rediss"))
 CACHES = {

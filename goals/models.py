@@ -141,19 +141,30 @@ class Achievement(models.Model):
     attribute change, a segment entry, a message) never makes two achievements.
     """
 
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="achievements")
+    # No index of its own on goal or on the credited message and sources: the composite
+    # indexes below lead with the goal, messages are never deleted, and campaigns and
+    # broadcasts only soft-delete. Every index costs time on each recompute's bulk insert.
+    # The goal keeps its database constraint: it is what stops a build from writing rows for
+    # a goal deleted while it ran.
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="achievements", db_index=False
+    )
     version = models.PositiveIntegerField()
     person_key = models.UUIDField()
     # The links below have no database constraint: this is a derived table written only by the
     # engine with ids it has just read, and a referential check per row would double the cost
-    # of writing a result. Django still applies on_delete (SET_NULL / PROTECT) in Python.
+    # of writing a result. Django still applies on_delete (PROTECT) in Python.
+    # ``person`` has no index either (a random-order index slows every recompute's insert
+    # several-fold): deleting a person clears it through ``goals.receivers``, which finds the
+    # rows by (goal, version, person_key) instead.
     person = models.ForeignKey(
         Person,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     achieved_at = models.DateTimeField()
     #: The achievement's calendar day in the workspace's time zone (reports bucket by it).
@@ -175,6 +186,7 @@ class Achievement(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     source_campaign = models.ForeignKey(
         Campaign,
@@ -183,6 +195,7 @@ class Achievement(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     source_broadcast = models.ForeignKey(
         Broadcast,
@@ -191,6 +204,7 @@ class Achievement(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     touch_at = models.DateTimeField(null=True, blank=True)
 

@@ -31,6 +31,7 @@ Incremental updates and the switch serialise on the goal row (``select_for_updat
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import time
 import uuid
@@ -379,15 +380,19 @@ def _revenue(spec: GoalSpec, trig: Trigger) -> tuple[Decimal, bool]:
     if goal.impact_static is not None:
         return Decimal(goal.impact_static), False
     if goal.impact_event_key:
-        value = conditions.get_path(trig.data, goal.impact_event_key)
-        number = conditions.as_decimal(value)
-        if number is None or abs(number) >= MONEY_MAX:
-            return Decimal(0), True
-        try:
-            return number.quantize(MONEY_QUANT), False
-        except InvalidOperation:
-            return Decimal(0), True
+        return _amount(conditions.get_path(trig.data, goal.impact_event_key))
     return Decimal(0), False
+
+
+def _amount(value: Any) -> tuple[Decimal, bool]:
+    """An impact value read from event data: (amount, missing)."""
+    number = conditions.as_decimal(value)
+    if number is None or abs(number) >= MONEY_MAX:
+        return Decimal(0), True
+    try:
+        return number.quantize(MONEY_QUANT), False
+    except InvalidOperation:
+        return Decimal(0), True
 
 
 #: The columns evaluation produces per achievement, in order (attribution comes after).
@@ -615,10 +620,124 @@ def _reset_build_session() -> None:
             cursor.execute(f"RESET {name}")
 
 
-def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]]) -> int:
-    """Write a new version's achievements already attributed: rows are streamed into a
-    temporary table (COPY on PostgreSQL), then copied across with their credit computed on the
-    way (``_asof_credit_sql``), so each achievement is written once."""
+#: A numeric JSON value PostgreSQL may read itself with the same result as
+#: ``conditions.as_decimal`` + quantizing: at most 15 digits (so a JSON number survives
+#: Python's float unchanged) and 6 places (no rounding). Any other number or string is
+#: decided by Python (``_revenue``), so the two paths can never disagree.
+_PLAIN_AMOUNT = r"^-?[0-9]{1,9}([.][0-9]{1,6})?$"
+
+
+def _events_in_sql(spec: GoalSpec) -> bool:
+    """Whether a full build may select this goal's achievements in SQL: an event trigger with
+    no data conditions and no filters, on PostgreSQL, and an impact key without array steps
+    (``#>`` indexes arrays; ``conditions.get_path`` does not)."""
+    if connection.vendor != "postgresql" or spec.trigger_type != "event":
+        return False
+    if spec.filters or spec.trigger.get("conditions"):
+        return False
+    key = spec.goal.impact_event_key if spec.goal.impact_currency else ""
+    return not any(part.lstrip("-").isdigit() for part in key.split(".")) if key else True
+
+
+def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
+    """Stage a simple event goal's achievements with one INSERT ... SELECT (see
+    ``_events_in_sql``): the same rows ``evaluate`` makes, without a round trip per event.
+
+    Local dates come from PostgreSQL's time zone data; window starts from ``spec.window_start``
+    for each local date of the events' span (a small table joined in). Revenue read from an
+    event key is parsed in SQL only when it is a plain amount; other values are fetched and
+    decided by ``_revenue`` afterwards.
+    """
+    goal, events = spec.goal, Event._meta.db_table
+    where = "e.workspace_id = %s AND e.name = %s AND e.timestamp >= %s"
+    where_params: list[Any] = [goal.workspace_id, spec.trigger.get("name", ""), spec.tracking_start]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(e.timestamp), MAX(e.timestamp) FROM {events} e WHERE {where}", where_params
+        )
+        first, last = cursor.fetchone()
+    if first is None:
+        return 0
+    day, last_day = first.astimezone(spec.tz).date(), last.astimezone(spec.tz).date()
+    days, starts = [], []
+    while day <= last_day:
+        days.append(day)
+        # Noon of the day has the day's local date in every zone.
+        noon = datetime.combine(day, datetime.min.time().replace(hour=12), tzinfo=spec.tz)
+        starts.append(spec.window_start(noon))
+        day += timedelta(days=1)
+    windows = f"{staging}_window"
+    key = goal.impact_event_key if goal.impact_currency and goal.impact_static is None else ""
+    revenue, missing, recheck = "0", "FALSE", "FALSE"
+    value, value_params = "NULL", []
+    if goal.impact_currency and goal.impact_static is not None:
+        revenue = f"CAST('{Decimal(goal.impact_static)}' AS NUMERIC)"  # a Decimal: no quotes inside
+    elif key:
+        value, value_params = "e.data #> %s", [key.split(".")]
+        text = "(e.v #>> '{}')"
+        kinds = "jsonb_typeof(e.v) IN ('number', 'string')"
+        plain = f"({kinds} AND {text} ~ '{_PLAIN_AMOUNT}')"
+        revenue = f"CASE WHEN {plain} THEN CAST({text} AS NUMERIC) ELSE 0 END"
+        missing = f"NOT COALESCE({plain}, FALSE)"
+        recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {windows}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {windows} (local_date date PRIMARY KEY, "
+            "window_start timestamptz)"
+        )
+        cursor.execute(
+            f"INSERT INTO {windows} SELECT * FROM unnest(%s::date[], %s::timestamptz[])",
+            [days, starts],
+        )
+        cursor.execute(f"ALTER TABLE {staging} ADD COLUMN recheck boolean")
+        cursor.execute(
+            f"INSERT INTO {staging} (goal_id, version, person_key, person_id, achieved_at, "
+            f"local_date, revenue, revenue_missing, trigger_kind, trigger_id, window_start, "
+            f"recheck) "
+            f"SELECT %s, %s, e.person_key, e.person_id, e.timestamp, w.local_date, "
+            f"{revenue}, {missing}, '{TriggerKind.EVENT.value}', e.id, w.window_start, {recheck} "
+            f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
+            f"FROM {events} e WHERE {where}) e "
+            f"JOIN {windows} w ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
+            [goal.pk, version, *value_params, *where_params, spec.tz.key],
+        )
+        count = cursor.rowcount
+        if key:
+            # Values that are not plain amounts ("1e3", " 5", 0.1234567, "n/a"): Python decides.
+            cursor.execute(
+                f"SELECT s.trigger_id, e.data #> %s FROM {staging} s JOIN {events} e "
+                f"ON e.id = s.trigger_id WHERE s.recheck",
+                value_params,
+            )
+            ids, amounts, missings = [], [], []
+            for event_id, raw in cursor.fetchall():
+                # Django reads jsonb as text (its JSONField decodes); decode it the same way.
+                amount, absent = _amount(None if raw is None else json.loads(raw))
+                ids.append(event_id)
+                amounts.append(amount)
+                missings.append(absent)
+            if ids:
+                cursor.execute(
+                    f"UPDATE {staging} s SET revenue = f.amount, revenue_missing = f.missing "
+                    f"FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[]) "
+                    f"AS f(id, amount, missing) WHERE s.trigger_id = f.id",
+                    [ids, amounts, missings],
+                )
+        cursor.execute(f"DROP TABLE {windows}")
+    return count
+
+
+def build_attributed(
+    spec: GoalSpec, *, version: int, rows: Iterable[list[Row]] | None = None
+) -> int:
+    """Write a new version's achievements already attributed: they are staged in a temporary
+    table, then copied across with their credit computed on the way (``_asof_credit_sql``), so
+    each achievement is written once.
+
+    ``rows`` (from ``evaluate``) are streamed in (COPY on PostgreSQL); without them the goal
+    is evaluated here: in one INSERT ... SELECT when ``_events_in_sql`` allows, else by
+    ``evaluate``."""
     staging = "goals_staged_achievement"
     achievements = Achievement._meta.db_table
     messages = Message._meta.db_table
@@ -632,8 +751,12 @@ def build_attributed(spec: GoalSpec, *, version: int, rows: Iterable[list[Row]])
         )
     try:
         clock = time.perf_counter()
-        inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
-        count = sum(inserter.insert(chunk) for chunk in rows)
+        if rows is None and _events_in_sql(spec):
+            count = _stage_events_sql(spec, version=version, staging=staging)
+        else:
+            inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
+            chunks = evaluate(spec, version=version) if rows is None else rows
+            count = sum(inserter.insert(chunk) for chunk in chunks)
         staged_in = time.perf_counter() - clock
         if connection.vendor == "postgresql":
             # Temporary tables are never auto-analysed; without statistics the planner
@@ -1048,7 +1171,7 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list
             ).values_list("trigger_kind", "trigger_id")
         )
     # A version being built is written by its build alone: nothing to skip or merge.
-    count = build_attributed(spec, version=target, rows=evaluate(spec, version=target))
+    count = build_attributed(spec, version=target)
     if spec.trigger_type == TriggerKind.ATTRIBUTE and goal.current_version:
         _carry_over_deleted_people(spec, source=goal.current_version, target=target)
         attribute_achievements(spec, version=target)

@@ -15,7 +15,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
@@ -34,7 +34,7 @@ class WorkspaceMixin(LoginRequiredMixin):
     workspace: Workspace
     role: str
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         try:
@@ -48,7 +48,7 @@ class WorkspaceMixin(LoginRequiredMixin):
         self.workspace, self.role = resolved
         if request.method not in SAFE_METHODS and not self.can_edit:
             raise PermissionDenied("Your role in this workspace cannot change data.")
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc,no-any-return]
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
     @property
     def can_edit(self) -> bool:
@@ -64,7 +64,7 @@ class WorkspaceMixin(LoginRequiredMixin):
         """What ``templates/goals/base.html`` needs: the workspace, the role and the switcher."""
         user = self.request.user
         workspaces = list(
-            Workspace.objects.filter(memberships__user_id=user.pk).order_by("name", "pk")
+            Workspace.objects.filter(memberships__user_id=user.pk or 0).order_by("name", "pk")
         )
         return {
             "workspace": self.workspace,

@@ -426,13 +426,13 @@ def test_a_goal_deleted_during_its_recompute_ends_it_quietly(
 ) -> None:
     goal = make_goal(workspace, sources=[onboarding])
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
-    real_evaluate = engine.evaluate
+    real_build = engine.build_attributed
 
-    def delete_goal_then_evaluate(spec: Any, **kwargs: Any) -> Any:
+    def delete_goal_then_build(spec: Any, **kwargs: Any) -> Any:
         Goal.objects.filter(pk=goal.pk).delete()
-        return real_evaluate(spec, **kwargs)
+        return real_build(spec, **kwargs)
 
-    monkeypatch.setattr(engine, "evaluate", delete_goal_then_evaluate)
+    monkeypatch.setattr(engine, "build_attributed", delete_goal_then_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is False
     assert not Achievement.objects.filter(goal_id=goal.pk).exists()

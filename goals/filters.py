@@ -5,10 +5,12 @@ achievement list's (SPEC §7). Bad values are a 400 naming the parameter, never 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import django_filters
 from django import forms
+from django.db.models import F, QuerySet
+from django.db.models.functions import Lower
 
 from campaigns import channels
 from campaigns.filters import (
@@ -149,3 +151,62 @@ class AchievementQuery(forms.Form):
 def form_errors(form: forms.Form) -> dict[str, list[str]]:
     """A form's errors as the API reports them: ``{"param": ["reason"]}``."""
     return {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+
+
+# --- the goals dashboard (UI) -------------------------------------------------------------------
+
+
+class GoalSortFilter(django_filters.ChoiceFilter):
+    """``o``: the dashboard's sort, done in SQL. ``total`` and ``impact`` sort by the period
+    totals ``goals.selectors.goals_with_period_totals`` annotates; a leading ``-`` reverses.
+    Every order ends with the id, so goals with equal keys keep one order from page to page;
+    no value sorts by name (case-insensitively, as people read a list)."""
+
+    KEYS: Final[dict[str, Any]] = {
+        "name": Lower("name"),
+        "created": F("created_at"),
+        "updated": F("updated_at"),
+        "total": F("period_people"),
+        "impact": F("period_revenue_micro"),
+    }
+    DEFAULT: Final = "name"
+
+    def __init__(self, **kwargs: Any) -> None:
+        choices = [
+            (f"{sign}{key}", f"{key} ({'descending' if sign else 'ascending'})")
+            for key in self.KEYS
+            for sign in ("", "-")
+        ]
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "invalid_choice": f'unknown sort "%(value)s"; expected one of '
+                f"{', '.join(value for value, _ in choices)}"
+            },
+        )
+        super().__init__(choices=choices, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: str) -> QuerySet[Any]:
+        wanted = value or self.DEFAULT
+        key = wanted.removeprefix("-")
+        expression = self.KEYS[key]
+        descending = wanted.startswith("-")
+        return qs.order_by(
+            expression.desc() if descending else expression.asc(),
+            "-id" if descending else "id",
+        )
+
+
+class GoalDashboardFilter(django_filters.FilterSet):
+    """The goals dashboard's query parameters: ``q`` (name contains), ``tag`` (any of, case-
+    insensitive), ``status`` and ``o`` (sort). The queryset must carry the period totals
+    (``goals.selectors.goals_with_period_totals``) for the ``total`` and ``impact`` sorts."""
+
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Search")
+    tag = TagFilter(label="Tag")
+    status = django_filters.ChoiceFilter(choices=GoalStatus.choices, label="Status")
+    o = GoalSortFilter(label="Sort")
+
+    class Meta:
+        model = Goal
+        fields = ["q", "tag", "status", "o"]

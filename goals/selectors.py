@@ -9,16 +9,32 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import CharField, F, Q, QuerySet, TextField, Value
-from django.db.models.functions import Cast, Lower
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Lower
 from taggit.models import TaggedItem
 
 from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign, CampaignStatus
 from goals.criteria import SourceRef
-from goals.models import Achievement, Goal, GoalSource
+from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
+from goals.reports import micro_sum, money_places
 
 #: The columns both halves of the picker's UNION select, in one order.
 CANDIDATE_COLUMNS = ("type", "id", "name", "status", "channels_json", "sort_name")
@@ -189,3 +205,172 @@ def achievement_list(
     if attributed is not None:
         rows = rows.filter(message__isnull=not attributed)
     return rows.order_by("achieved_at", "id")
+
+
+# --- the goal page: what a goal's criteria refer to ---------------------------------------------
+
+
+def criteria_reference_names(*, goal: Goal) -> dict[str, dict[int, tuple[str, bool]]]:
+    """Names of the segments, campaigns and broadcasts ``goal``'s criteria point at, by kind
+    ("segment", "campaign", "broadcast") and id, each with whether it is deleted (a deleted
+    reference stays valid for the goal that had it, so the page still names it).
+
+    One query per kind the criteria actually refer to (none for a plain event goal); rows of
+    another workspace are never read, so a stale id simply has no name.
+    """
+    from campaigns.models import Segment  # imported here: this section stands on its own
+
+    wanted: dict[str, set[int]] = {"segment": set(), "campaign": set(), "broadcast": set()}
+    criteria = goal.criteria if isinstance(goal.criteria, Mapping) else {}
+    for part in [criteria.get("trigger"), *(criteria.get("filters") or [])]:
+        if not isinstance(part, Mapping):
+            continue
+        for kind, ids in wanted.items():
+            value = part.get(kind)
+            if isinstance(value, int) and not isinstance(value, bool):
+                ids.add(value)
+    models: dict[str, Any] = {"segment": Segment, "campaign": Campaign, "broadcast": Broadcast}
+    names: dict[str, dict[int, tuple[str, bool]]] = {kind: {} for kind in wanted}
+    for kind, ids in wanted.items():
+        if not ids:
+            continue
+        rows = (
+            models[kind]
+            .objects.in_workspace(goal.workspace_id)
+            .filter(pk__in=ids)
+            .values_list("pk", "name", "deleted_at")
+        )
+        names[kind] = {pk: (name, deleted_at is not None) for pk, name, deleted_at in rows}
+    return names
+
+
+# --- the goals dashboard ------------------------------------------------------------------------
+
+
+def goals_with_period_totals(goals: QuerySet[Goal], *, start: date, end: date) -> QuerySet[Goal]:
+    """``goals`` annotated with their numbers for the local dates ``[start, end]``, for a list
+    of goals (the dashboard), computed in the same query as the goals themselves:
+
+    * ``period_people``: unique people with at least one achievement in the range, equal to
+      ``goal_report(...).total_people``;
+    * ``period_revenue_micro``: the revenue of every achievement in the range in integer
+      millionths (``period_revenue`` turns it into ``goal_report(...).revenue``);
+    * ``source_count``: the goal's sources, deleted campaigns and broadcasts included.
+
+    Each is a correlated subquery per goal, so the database can sort and page by them and a page
+    costs one query whatever its size. Like ``goal_report`` they read ``current_version``: its
+    ``GoalRollup`` rows when the rollup is complete for it (``rollup_version``), its
+    achievements otherwise (see ``goals.reports``: a person counts once in a range, on the
+    one rollup row whose previous day in the scope is before the range's start). A goal and its
+    numbers are read by one statement, so they never come from two versions.
+    """
+    rollup = GoalRollup.objects.filter(
+        goal_id=OuterRef("pk"),
+        version=OuterRef("current_version"),
+        scope_type=RollupScope.TOTAL,
+        local_date__gte=start,
+        local_date__lte=end,
+    ).order_by()
+    achievements = Achievement.objects.filter(
+        goal_id=OuterRef("pk"),
+        version=OuterRef("current_version"),
+        local_date__gte=start,
+        local_date__lte=end,
+    ).order_by()
+    from_rollup = Q(rollup_version=F("current_version"))
+
+    def scalar(rows: QuerySet[Any], aggregate: Any) -> Coalesce:
+        # GROUP BY the goal (one group: the outer goal) so the subquery yields one value.
+        value = rows.values("goal_id").annotate(value=aggregate).values("value")
+        return Coalesce(Subquery(value, output_field=BigIntegerField()), 0)
+
+    return goals.annotate(
+        period_people=Case(
+            When(from_rollup, then=scalar(rollup.filter(prev_date__lt=start), Sum("people"))),
+            default=scalar(achievements, Count("person_key", distinct=True)),
+            output_field=BigIntegerField(),
+        ),
+        period_revenue_micro=Case(
+            When(from_rollup, then=scalar(rollup, Sum("revenue_micro"))),
+            default=scalar(achievements, micro_sum()),
+            output_field=BigIntegerField(),
+        ),
+        source_count=Coalesce(
+            Subquery(
+                GoalSource.objects.filter(goal_id=OuterRef("pk"))
+                .order_by()
+                .values("goal_id")
+                .annotate(n=Count("id"))
+                .values("n"),
+                output_field=BigIntegerField(),
+            ),
+            0,
+        ),
+    )
+
+
+def period_revenue(goal: Goal) -> Decimal | None:
+    """The revenue ``goals_with_period_totals`` annotated, as ``goal_report`` states it (the
+    currency's decimals, more only where an amount needs them), or None without an impact."""
+    if not goal.has_impact:
+        return None
+    amount = Decimal(goal.period_revenue_micro).scaleb(-6)  # type: ignore[attr-defined]
+    exponent = amount.normalize().as_tuple().exponent
+    needed = max(0, -exponent) if isinstance(exponent, int) else 0
+    places = max(money_places(goal.impact_currency), needed)
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
+# --- the UI's source pages: the picker's tag filter and selection, "Edit sources" -----------
+
+
+def source_candidate_tags(*, workspace_id: int) -> list[str]:
+    """The tags of the workspace's pickable sources (what the picker's tag filter offers),
+    sorted case-insensitively, one spelling per tag. One query."""
+    types = ContentType.objects.get_for_models(Campaign, Broadcast)  # cached after first use
+    campaigns = Campaign.objects.alive().in_workspace(workspace_id).values("pk")
+    broadcasts = (
+        Broadcast.objects.alive()
+        .in_workspace(workspace_id)
+        .filter(kind=BroadcastKind.NEWSLETTER)
+        .values("pk")
+    )
+    names = (
+        TaggedItem.objects.filter(
+            Q(content_type_id=types[Campaign].pk, object_id__in=campaigns)
+            | Q(content_type_id=types[Broadcast].pk, object_id__in=broadcasts)
+        )
+        .values_list("tag__name", flat=True)
+        .distinct()
+    )
+    by_key: dict[str, str] = {}
+    for name in sorted(names):
+        by_key.setdefault(name.casefold(), name)
+    return sorted(by_key.values(), key=str.casefold)
+
+
+def sources_by_ref(
+    *, workspace_id: int, refs: Iterable[SourceRef]
+) -> dict[SourceRef, Campaign | Broadcast]:
+    """The workspace's campaigns and broadcasts named by ``refs`` (deleted ones included;
+    references to anything else are simply absent). At most two queries."""
+    ids: dict[str, list[int]] = defaultdict(list)
+    for kind, pk in refs:
+        ids[kind].append(pk)
+    found: dict[SourceRef, Campaign | Broadcast] = {}
+    for kind, model in (("campaign", Campaign), ("broadcast", Broadcast)):
+        if ids[kind]:
+            for row in model.objects.in_workspace(workspace_id).filter(pk__in=ids[kind]):
+                found[(kind, row.pk)] = row
+    return found
+
+
+def goal_source_list(*, goal: Goal) -> QuerySet[GoalSource]:
+    """The goal's sources with their campaign or broadcast (deleted ones included), by name
+    (case-insensitively), then id. One query per page."""
+    return (
+        GoalSource.objects.filter(goal=goal)
+        .select_related("campaign", "broadcast")
+        .annotate(sort_name=Lower(Coalesce("campaign__name", "broadcast__name")))
+        .order_by("sort_name", "id")
+    )

@@ -390,3 +390,57 @@ def source_remove(*, goal: Goal, source: Source) -> None:
         getattr(goal, "_prefetched_objects_cache", {}).pop("sources", None)
         _touch(goal)
         engine.recompute_request(goal=goal)
+
+
+# --- sources: several at once (the UI's picker and "Edit sources") -------------------------
+
+
+def sources_change(
+    *,
+    goal: Goal,
+    add: Sequence[rules.SourceRef] = (),
+    remove: Sequence[rules.SourceRef] = (),
+) -> Goal:
+    """Add and remove several sources as one change: one recompute, however many.
+
+    ``add`` and ``remove`` are ``("campaign" | "broadcast", id)`` references. Adding a present
+    source or removing an absent one changes nothing; a reference in both is left as it was.
+    Every source to add is checked (§4.3) under the goal's lock, so a concurrent edit is never
+    lost; ``DomainError`` names ``add.N.id`` (N indexes ``add``) and stores nothing.
+    """
+    with transaction.atomic():
+        _lock(goal)
+        current = _current_sources(goal)
+        try:
+            adding = rules.sources_clean(
+                [{"type": kind, "id": pk} for kind, pk in add],
+                workspace=goal.workspace,
+                current=current,
+            )
+        except DomainError as exc:
+            raise DomainError(
+                {
+                    f"add{name.removeprefix('sources')}": reasons
+                    for name, reasons in exc.errors.items()
+                }
+            ) from None
+        dropping = set(remove) - {rules.source_ref(source) for source in adding}
+        gone = [row.pk for ref, row in current.items() if ref in dropping]
+        new = [source for source in adding if rules.source_ref(source) not in current]
+        if not (gone or new):
+            return goal
+        GoalSource.objects.filter(pk__in=gone).delete()
+        GoalSource.objects.bulk_create(
+            [
+                GoalSource(
+                    goal=goal,
+                    campaign=source if isinstance(source, Campaign) else None,
+                    broadcast=source if isinstance(source, Broadcast) else None,
+                )
+                for source in new
+            ]
+        )
+        getattr(goal, "_prefetched_objects_cache", {}).pop("sources", None)
+        _touch(goal)
+        engine.recompute_request(goal=goal)
+    return goal

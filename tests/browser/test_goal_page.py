@@ -1,0 +1,290 @@
+"""The goal page in Chromium: the Progress chart's views, the date range, and a recompute
+seen from the page (SPEC §5, §6). The chart is read back from the page (Chart.getChart), not
+just found on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+from playwright.sync_api import Page
+
+from campaigns.ingestion import ingest
+from campaigns.models import Broadcast, Campaign, Workspace
+from goals import services, tasks
+from goals.models import Goal, GoalStatus
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+READ_CHART = """() => {
+  const chart = Chart.getChart(document.getElementById('progress-chart'));
+  if (!chart) return null;
+  return {
+    type: chart.config.type,
+    labels: chart.data.labels,
+    datasets: chart.data.datasets.map(d => ({label: d.label, kind: d.kind, data: d.data})),
+  };
+}"""
+
+
+def ago(days: int, hours: int = 1) -> str:
+    return (timezone.now() - timedelta(days=days, hours=hours)).isoformat()
+
+
+@pytest.fixture
+def goal(workspace: Workspace) -> Goal:
+    """Trial to paid (EUR, from the event's price), sources: a campaign and a newsletter.
+
+    Days ago: p0 at 2 (campaign, sent at 3) and 15 (no message before it); p1 at 5 (campaign,
+    sent at 6); p2 at 9 (newsletter, sent at 10); p3 at 12 and p4 at 20 (no price) with no
+    message; p6 at 25 (campaign, sent at 26). Last 7 days: 2 people; last 30: 6 people.
+    """
+    onboarding = Campaign.objects.create(workspace=workspace, name="Onboarding", status="running")
+    news = Broadcast.objects.create(
+        workspace=workspace,
+        name="Product news",
+        kind="newsletter",
+        status="sent",
+        channels=["email"],
+    )
+
+    def message(
+        mid: str, who: str, days: int, source: Campaign | Broadcast
+    ) -> list[dict[str, Any]]:
+        key = "campaign" if isinstance(source, Campaign) else "broadcast"
+        return [
+            {
+                "type": "message",
+                "id": mid,
+                "person": who,
+                "channel": "email",
+                "sent_at": ago(days),
+                key: source.pk,
+            },
+            {"type": "metric", "message": mid, "metric": "delivered", "timestamp": ago(days, 0)},
+        ]
+
+    def event(who: str, days: int, price: Any = None) -> dict[str, Any]:
+        data = {} if price is None else {"price": price}
+        return {
+            "type": "event",
+            "person": who,
+            "name": "plan_activated",
+            "timestamp": ago(days),
+            "data": data,
+        }
+
+    outcome = ingest(
+        workspace=workspace,
+        items=[
+            *message("m0", "p0", 3, onboarding),
+            *message("m1", "p1", 6, onboarding),
+            *message("m2", "p2", 10, news),
+            *message("m6", "p6", 26, onboarding),
+            event("p0", 2, 49),
+            event("p0", 15, 49),
+            event("p1", 5, "19.00"),
+            event("p2", 9, 99),
+            event("p3", 12, 19),
+            event("p4", 20),
+            event("p6", 25, 29),
+        ],
+    )
+    assert all(result.status < 300 for result in outcome.results)
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Trial to paid",
+        description="People who start paying.",
+        tags=["revenue"],
+        criteria={"trigger": {"type": "event", "name": "plan_activated"}, "filters": []},
+        impact={"currency": "EUR", "event_key": "price"},
+        attribution={"window_days": 7},
+        sources=[{"type": "campaign", "id": onboarding.pk}, {"type": "broadcast", "id": news.pk}],
+    )
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.READY and goal.current_version > 0
+    return goal
+
+
+def wait_chart(page: Page, **expected: Any) -> dict[str, Any]:
+    """Wait until the chart drawn last is the one for ``expected`` view options, then read it."""
+    page.wait_for_function(
+        """(expected) => window.goalChart && document.getElementById('chart-loading').hidden
+            && Object.entries(expected).every(([k, v]) => window.goalChart[k] === v)""",
+        arg=expected,
+    )
+    chart = page.evaluate(READ_CHART)
+    assert chart is not None, "no chart is drawn"
+    page.wait_for_timeout(300)  # let the animation finish before a screenshot
+    return chart
+
+
+def query_of(page: Page) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlparse(page.url).query).items()}
+
+
+def series(chart: dict[str, Any], kind: str) -> list[Any]:
+    (found,) = [d["data"] for d in chart["datasets"] if d["kind"] == kind]
+    return found
+
+
+def test_the_chart_switches_views_and_keeps_them_in_the_url(
+    page: Page, login: Callable[[User], Page], owner: User, goal: Goal
+) -> None:
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    assert page.inner_text("#total-people") == "6"
+    assert page.inner_text("#impact-revenue") == "€264.00"  # 49+49+19+99+19+29, p4 has none
+    chart = wait_chart(page, view="total", measure="count", chart="bar", period="day")
+    assert chart["type"] == "bar"
+    assert len(chart["labels"]) == 30
+    count = series(chart, "people")
+    assert sum(count) == 6
+    assert [d["label"] for d in chart["datasets"]] == ["People", "Revenue (EUR)"]
+    assert sum(series(chart, "revenue")) == 264
+    screenshot(page, "goal-page-total-count-bar")
+
+    page.click("button[data-value=cumulative]")
+    chart = wait_chart(page, measure="cumulative")
+    cumulative = series(chart, "people")
+    assert cumulative != count
+    assert cumulative == [sum(count[: n + 1]) for n in range(len(count))]
+    assert cumulative[-1] == 6
+    assert query_of(page)["measure"] == "cumulative"
+    screenshot(page, "goal-page-total-cumulative-bar")
+
+    page.click("button[data-value=line]")
+    chart = wait_chart(page, chart="line")
+    assert chart["type"] == "line"
+    assert query_of(page)["chart"] == "line"
+
+    page.click("button[data-value=week]")
+    chart = wait_chart(page, period="week")
+    assert 5 <= len(chart["labels"]) <= 6
+    assert all(date.fromisoformat(label).weekday() == 0 for label in chart["labels"])
+    assert series(chart, "people")[-1] == 6  # still cumulative
+    assert query_of(page)["period"] == "week"
+    assert "period=week" in (page.get_attribute("#export-csv", "href") or "")
+    screenshot(page, "goal-page-total-cumulative-line-weekly")
+
+    page.click("button[data-value=sources]")
+    chart = wait_chart(page, view="sources", unattributed="1")
+    labels = [d["label"] for d in chart["datasets"]]
+    assert labels == ["Onboarding", "Product news", "Unattributed"]
+    assert sum(series(chart, "unattributed")) == 3  # p0 (15 days ago), p3, p4
+    assert page.is_visible("#show-unattributed")
+    assert not page.is_visible("button[data-value=cumulative]")
+    assert query_of(page)["view"] == "sources"
+    screenshot(page, "goal-page-by-source-weekly")
+
+    page.uncheck("#show-unattributed")
+    chart = wait_chart(page, view="sources", unattributed="0")
+    assert [d["label"] for d in chart["datasets"]] == ["Onboarding", "Product news"]
+    assert query_of(page)["unattributed"] == "0"
+
+    page.click("button[data-value=day]")
+    page.click("button[data-value=bar]")
+    chart = wait_chart(page, view="sources", period="day", chart="bar")
+    assert chart["type"] == "bar" and len(chart["labels"]) == 30
+    screenshot(page, "goal-page-by-source-daily-bar")
+
+    # The URL is the view: opening it again draws the same chart.
+    shared = page.url
+    page.goto("about:blank")
+    page.goto(shared)
+    again = wait_chart(page, view="sources", period="day", chart="bar", unattributed="0")
+    assert again == chart
+    assert page.get_attribute("button[data-value=sources]", "aria-pressed") == "true"
+    assert not page.is_checked("#show-unattributed")
+
+
+def test_the_date_range_changes_with_presets_and_custom_dates(
+    page: Page, login: Callable[[User], Page], owner: User, goal: Goal
+) -> None:
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    wait_chart(page, view="total")
+    page.click("button[data-value=week]")
+    wait_chart(page, period="week")
+    today = timezone.localdate(timezone=goal.workspace.tz)
+
+    page.click("a[data-preset='7']")
+    page.wait_for_url("**start=*")
+    query = query_of(page)
+    assert query["start"] == (today - timedelta(days=6)).isoformat()
+    assert query["end"] == today.isoformat()
+    assert query["period"] == "week"  # the view options came along
+    assert page.inner_text("#total-people") == "2"
+    assert page.get_attribute("a[data-preset='7']", "aria-current") == "true"
+    chart = wait_chart(page, period="week")
+    assert sum(series(chart, "people")) == 2
+    screenshot(page, "goal-page-last-7-days")
+
+    page.click("button[data-value=day]")
+    wait_chart(page, period="day")
+    start, end = today - timedelta(days=13), today - timedelta(days=4)
+    page.fill("#id_start", start.isoformat())
+    page.fill("#id_end", end.isoformat())
+    page.click("#range-apply")
+    page.wait_for_url(f"**start={start.isoformat()}**")
+    query = query_of(page)
+    assert (query["start"], query["end"], query["period"]) == (
+        start.isoformat(),
+        end.isoformat(),
+        "day",
+    )
+    assert page.inner_text("#total-people") == "3"  # p1, p2, p3
+    chart = wait_chart(page, period="day")
+    assert chart["labels"][0] == start.isoformat() and chart["labels"][-1] == end.isoformat()
+    assert sum(series(chart, "people")) == 3
+    screenshot(page, "goal-page-custom-range")
+
+    # A reversed range is a form error on the page, not a server error.
+    page.fill("#id_start", end.isoformat())
+    page.fill("#id_end", start.isoformat())
+    page.click("#range-apply")
+    page.wait_for_selector(".errornote")
+    assert "must be on or after start" in page.inner_text("#range-form")
+    screenshot(page, "goal-page-range-error")
+
+
+def test_a_recompute_shows_a_banner_and_the_page_updates_itself_when_it_ends(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    goal: Goal,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.recompute_goal, "delay", lambda goal_id: queued.append(goal_id))
+    # A window of 0 days: every message here was sent the day before its achievement or
+    # earlier, so every achievement becomes unattributed.
+    services.goal_update(goal=goal, attribution={"window_days": 0})
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.RECOMPUTING and queued == [goal.pk]
+
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    wait_chart(page, view="total")
+    banner = page.inner_text("#recompute-banner")
+    assert "Recomputing… the numbers shown are the previous complete result" in banner
+    assert page.inner_text("#unattributed-people") == "3"  # the previous result
+    assert page.inner_text("#settings-window").startswith("0 days")  # the new settings
+    screenshot(page, "goal-page-recomputing")
+
+    tasks.recompute_goal.apply(args=(goal.pk,)).get()
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.READY
+
+    page.wait_for_selector("#goal-page[data-status=ready]", timeout=15_000)
+    assert page.locator("#recompute-banner").count() == 0
+    assert page.inner_text("#unattributed-people") == "6"
+    assert page.inner_text("#total-people") == "6"
+    wait_chart(page, view="total")
+    screenshot(page, "goal-page-recomputed")

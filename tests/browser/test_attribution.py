@@ -1,0 +1,152 @@
+"""Attribution in Chromium: add sources picked on two pages of the picker (with a filter used in
+between), remove one with "Edit sources", change the settings and watch the goal page leave its
+recomputing state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect
+
+from campaigns import sources
+from campaigns.models import Workspace
+from goals import services, tasks
+from goals.models import Goal, GoalStatus
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def goal(workspace: Workspace, settings: Any) -> Goal:
+    settings.GOALS_PICKER_PAGE_SIZE = 10
+    for n in range(18):
+        sources.campaign_create(
+            workspace=workspace,
+            name=f"Campaign {n:02d}",
+            status="draft" if n % 5 == 0 else "running",
+            tags=["onboarding"] if n % 2 else [],
+        )
+    sources.broadcast_create(
+        workspace=workspace,
+        name="Weekly digest",
+        status="sent",
+        channels=["email", "push"],
+        tags=["onboarding"],
+    )
+    sources.broadcast_create(
+        workspace=workspace, name="SMS blast", status="draft", channels=["sms"]
+    )
+    sources.broadcast_create(
+        workspace=workspace, name="Receipts", kind="api_triggered", channels=["email"]
+    )
+    return services.goal_create(
+        workspace=workspace,
+        name="Trial to paid",
+        criteria={"trigger": {"type": "event", "name": "plan_activated"}},
+    )
+
+
+def row(page: Page, name: str) -> Any:
+    return page.locator("#result_list tbody tr", has_text=name)
+
+
+def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
+    page: Page,
+    login: Callable[[User], Page],
+    editor: User,
+    goal: Goal,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    login(editor)
+    page.goto(f"/goals/{goal.pk}/")
+    page.click("#add-source")
+    page.wait_for_url(f"**/goals/{goal.pk}/sources/add/")
+
+    # Page 1 of 3: drafts are listed with their status; API-triggered broadcasts never are.
+    expect(page.locator("#result_list tbody tr")).to_have_count(10)
+    expect(row(page, "Campaign 00")).to_contain_text("Draft")
+    expect(page.locator("#result_list")).not_to_contain_text("Receipts")
+    row(page, "Campaign 01").locator("input[type=checkbox]").check()
+    expect(page.locator("[data-selection-count]")).to_have_text("1 selected")
+    expect(page.locator(".picker-actions [data-selection-submit]")).to_have_text("Add 1 source")
+
+    # Page 2: the selection from page 1 is carried along.
+    page.get_by_role("button", name="Page 2").click()
+    page.wait_for_url("**p=2**")
+    expect(row(page, "Campaign 12")).to_be_visible()
+    expect(page.locator("#result_list")).not_to_contain_text("Campaign 01")
+    expect(page.locator(".picker-selection")).to_contain_text("Campaign 01")
+    row(page, "Campaign 12").locator("input[type=checkbox]").check()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+
+    # A filter (broadcasts only) and back: both choices survive.
+    page.locator("#changelist-filter details[data-filter-title=type]").get_by_role(
+        "button", name="Broadcast"
+    ).click()
+    page.wait_for_url("**type=broadcast**")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+    screenshot(page, "source-picker-filtered")
+    page.locator("#changelist-filter details[data-filter-title=type]").get_by_role(
+        "button", name="All"
+    ).click()
+    page.wait_for_function("!location.search.includes('type=')")
+    expect(row(page, "Campaign 01").locator("input[type=checkbox]")).to_be_checked()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+    screenshot(page, "source-picker")
+
+    page.locator(".picker-actions").get_by_role("button", name="Add 2 sources").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/")
+    sources_table = page.locator("#sources-table")
+    expect(sources_table).to_contain_text("Campaign 01")
+    expect(sources_table).to_contain_text("Campaign 12")
+    assert {s.name for s in _sources(goal)} == {"Campaign 01", "Campaign 12"}
+
+    # Edit sources: remove one.
+    page.click("#edit-sources")
+    page.wait_for_url(f"**/goals/{goal.pk}/sources/")
+    row(page, "Campaign 01").locator("input[type=checkbox]").check()
+    screenshot(page, "sources-edit")
+    page.locator(".picker-actions").get_by_role("button", name="Remove 1 source").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/")
+    expect(sources_table).to_contain_text("Campaign 12")
+    expect(sources_table).not_to_contain_text("Campaign 01")
+    assert {s.name for s in _sources(goal)} == {"Campaign 12"}
+
+    # Edit settings: the recompute is only recorded, so the page shows it running.
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.recompute_goal, "delay", lambda goal_id: queued.append(goal_id))
+    page.click("#edit-settings")
+    page.wait_for_url(f"**/goals/{goal.pk}/settings/")
+    sms = [o.get_attribute("value") for o in page.locator("#id_metric_sms option").all()]
+    assert sms == ["sent", "delivered", "clicked"]
+    page.fill("#id_window_days", "91")
+    page.click("input[type=submit][value=Save]")
+    expect(page.locator(".field-window_days .errorlist")).to_contain_text(
+        "less than or equal to 90"
+    )
+    page.fill("#id_window_days", "14")
+    page.select_option("#id_metric_email", "clicked")
+    page.uncheck("#id_count_machine")
+    screenshot(page, "attribution-settings")
+    page.click("input[type=submit][value=Save]")
+    page.wait_for_url(f"**/goals/{goal.pk}/")
+    assert queued == [goal.pk]
+    expect(page.locator("#recompute-banner")).to_be_visible()
+    expect(page.locator("#settings-window")).to_have_text("14 days")
+    expect(page.locator("#settings-metrics")).to_contain_text("Clicked")
+    expect(page.locator("#settings-machine")).to_have_text("not counted")
+
+    tasks.recompute_goal.apply(args=(goal.pk,)).get()
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.READY
+    expect(page.locator("#recompute-banner")).to_have_count(0, timeout=15_000)
+    expect(page.locator("#settings-window")).to_have_text("14 days")
+
+
+def _sources(goal: Goal) -> list[Any]:
+    return [row.campaign or row.broadcast for row in goal.sources.select_related("campaign")]

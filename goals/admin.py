@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from campaigns.admin import FactAdmin, ReadOnlyInline, WorkspaceFilter, WorkspaceScopedAdmin
 from goals import services
@@ -26,7 +27,15 @@ class GoalSourceInline(ReadOnlyInline):
 
 @admin.register(Goal)
 class GoalAdmin(WorkspaceScopedAdmin):
-    list_display = ("name", "workspace", "status", "tag_list", "computed_at", "updated_at")
+    list_display = (
+        "name",
+        "workspace",
+        "status",
+        "tag_list",
+        "computed_at",
+        "updated_at",
+        "goal_page",
+    )
     list_filter = (WorkspaceFilter, "status")
     list_select_related = ("workspace",)
     search_fields = ("name", "description")
@@ -74,6 +83,10 @@ class GoalAdmin(WorkspaceScopedAdmin):
         return super().get_queryset(request).prefetch_related("tags")
 
     @admin.display(description="tags")
+    @admin.display(description="page")
+    def goal_page(self, obj: Goal) -> str:
+        return format_html('<a href="{}">Open goal page</a>', obj.get_absolute_url())
+
     def tag_list(self, obj: Goal) -> str:
         return ", ".join(sorted(tag.name for tag in obj.tags.all()))
 
@@ -111,7 +124,7 @@ class AchievementAdmin(FactAdmin):
 
     workspace_field = "goal__workspace"
     list_display = (
-        "goal",
+        "goal_link",
         "person_label",
         "achieved_at",
         "revenue",
@@ -132,6 +145,10 @@ class AchievementAdmin(FactAdmin):
     @admin.display(description="person")
     def person_label(self, obj: Achievement) -> str:
         return str(obj.person) if obj.person_id else f"deleted person {str(obj.person_key)[:8]}…"
+
+    @admin.display(description="goal", ordering="goal__name")
+    def goal_link(self, obj: Achievement) -> str:
+        return format_html('<a href="{}">{}</a>', obj.goal.get_absolute_url(), obj.goal.name)
 
     @admin.display(description="source")
     def source(self, obj: Achievement) -> str:

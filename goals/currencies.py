@@ -210,3 +210,10 @@ def money_str(amount: Decimal, currency: str) -> str:
     elif exponent > 0:
         normalized = normalized.quantize(Decimal(1))  # "1E+2" -> "100"
     return f"{normalized:f}"
+
+
+def money_display(amount: Decimal, currency: str) -> str:
+    """``1,234.50 EUR``: the amount with thousands separators and the decimals it has, then
+    the code. The pages show this text; ``goals/static/goals/money.js`` replaces it with the
+    browser's own currency format (``€1,234.50``) from the ``data-money`` value."""
+    return f"{amount:,f} {currency}".strip()

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from taggit.managers import TaggableManager
 
@@ -79,6 +80,11 @@ class Goal(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        """The goal's page in the UI, naming its workspace (the page acts in the session's
+        workspace, and a link from the admin may point into another one)."""
+        return f"{reverse('goals_ui:detail', args=[self.pk])}?workspace={self.workspace_id}"
 
     @property
     def has_impact(self) -> bool:

@@ -1,7 +1,8 @@
 """Workspace scoping for the UI: the one place a page learns its workspace and the user's role.
 
-Every page is login-only and acts in one workspace: the one chosen with the switcher (kept in
-the session, the same key the API's session auth reads), else the user's first membership.
+Every page is login-only and acts in one workspace: the one a link names (``?workspace=``,
+which also becomes the session's choice), else the one chosen with the switcher (kept in the
+session, the same key the API's session auth reads), else the user's first membership.
 Viewers see every page; any write (a non-safe method) from a viewer is refused with 403 before
 the view runs. Goals are only ever fetched through ``goal_queryset``, so another workspace's
 goal is simply not found (404).
@@ -37,6 +38,16 @@ class WorkspaceMixin(LoginRequiredMixin):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
+        named = request.GET.get("workspace")
+        if named:
+            # A link that names its workspace (from the admin, a shared URL) switches to it,
+            # when the user belongs to it; otherwise the page does not exist for them.
+            try:
+                chosen = user_workspace(request.user, named)
+            except WorkspaceChoiceError:
+                raise Http404("No such workspace.") from None
+            if chosen is not None:
+                request.session[SESSION_WORKSPACE_KEY] = chosen[0].pk
         try:
             resolved = user_workspace(request.user, request.session.get(SESSION_WORKSPACE_KEY))
         except WorkspaceChoiceError:

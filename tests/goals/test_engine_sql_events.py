@@ -90,7 +90,7 @@ def test_goals_with_conditions_filters_or_array_steps_are_evaluated_in_python(
     db: None,
 ) -> None:
     workspace = services.workspace_create(name="w", time_zone="UTC")
-    cases = [
+    cases: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = [
         ({"type": "event", "name": "x", "conditions": [{"key": "a", "op": "exists"}]}, [], ""),
         ({"type": "event", "name": "x"}, [{"type": "attribute", "key": "a", "op": "exists"}], ""),
         ({"type": "event", "name": "x"}, [], "items.0.price"),

@@ -1,0 +1,40 @@
+/*
+ * Money in the browser's own currency format. The server writes amounts as "1,234.50 EUR" with
+ * data-money="1234.50" data-currency="EUR"; this swaps in Intl's format ("€1,234.50"), keeping
+ * every decimal the amount has (up to 6), and leaves the server's text as the tooltip.
+ */
+(function () {
+  "use strict";
+  var formats = {};
+
+  function formatFor(currency) {
+    if (!(currency in formats)) {
+      try {
+        formats[currency] = new Intl.NumberFormat(undefined, {
+          style: "currency", currency: currency, maximumFractionDigits: 6,
+        });
+      } catch (error) {
+        formats[currency] = null; // a code the browser does not know: keep the server's text
+      }
+    }
+    return formats[currency];
+  }
+
+  function formatMoney(root) {
+    (root || document).querySelectorAll("[data-money][data-currency]").forEach(function (node) {
+      var value = Number(node.dataset.money);
+      var format = formatFor(node.dataset.currency);
+      if (node.dataset.money !== "" && Number.isFinite(value) && format) {
+        node.title = node.textContent.trim();
+        node.textContent = format.format(value);
+      }
+    });
+  }
+
+  window.goalsFormatMoney = formatMoney;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { formatMoney(); });
+  } else {
+    formatMoney();
+  }
+})();

@@ -1,0 +1,98 @@
+"""The UI's frame: login for every member, the workspace switcher, links that name their
+workspace, and the admin's links into the goal pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+from campaigns.auth import SESSION_WORKSPACE_KEY
+from campaigns.models import Membership, Role, Workspace
+from tests.goals.helpers import make_goal
+
+
+def test_a_member_who_is_not_staff_logs_in_and_lands_on_the_dashboard(
+    client: Client, editor: User
+) -> None:
+    assert not editor.is_staff
+    response = client.post(
+        "/accounts/login/?next=/goals/", {"username": "bob", "password": "password"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/goals/"
+    assert client.get("/goals/").status_code == 200
+
+
+def test_pages_need_a_login(client: Client, workspace: Workspace) -> None:
+    goal = make_goal(workspace, compute=False)
+    for url in ("/goals/", f"/goals/{goal.pk}/", "/goals/new/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_a_user_without_a_workspace_is_told_so(client: Client, db: None) -> None:
+    client.force_login(User.objects.create_user("nobody", password="x"))
+    response = client.get("/goals/")
+    assert response.status_code == 403
+    assert b"not a member of any workspace" in response.content
+
+
+def test_the_switcher_changes_the_workspace_of_every_page(
+    client: Client, owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.VIEWER)
+    theirs = make_goal(other_workspace, name="Globex goal", compute=False)
+    client.force_login(owner)
+    assert client.get(f"/goals/{theirs.pk}/").status_code == 404  # acting in Acme
+
+    response = client.post("/goals/workspace/", {"workspace": other_workspace.pk})
+
+    assert response.status_code == 302
+    assert client.session[SESSION_WORKSPACE_KEY] == other_workspace.pk
+    page = client.get(f"/goals/{theirs.pk}/")
+    assert page.status_code == 200
+    assert page.context["workspace_role"] == Role.VIEWER
+    assert b"Globex goal" in client.get("/goals/").content
+
+
+def test_switching_to_a_workspace_one_is_not_a_member_of_is_not_found(
+    client: Client, owner: User, other_workspace: Workspace
+) -> None:
+    client.force_login(owner)
+    assert client.post("/goals/workspace/", {"workspace": other_workspace.pk}).status_code == 404
+    assert client.post("/goals/workspace/", {"workspace": "abc"}).status_code == 404
+    assert SESSION_WORKSPACE_KEY not in client.session
+
+
+def test_a_link_naming_its_workspace_opens_it(
+    client: Client, owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.EDITOR)
+    theirs = make_goal(other_workspace, compute=False)
+    client.force_login(owner)
+
+    assert client.get(theirs.get_absolute_url()).status_code == 200
+    assert client.session[SESSION_WORKSPACE_KEY] == other_workspace.pk
+
+
+def test_a_link_into_another_teams_workspace_is_not_found(
+    client: Client, outsider: User, workspace: Workspace
+) -> None:
+    goal = make_goal(workspace, compute=False)
+    client.force_login(outsider)
+    assert client.get(goal.get_absolute_url()).status_code == 404
+
+
+def test_the_admin_links_goals_and_achievements_to_the_goal_page(
+    client: Client, workspace: Workspace, db: None
+) -> None:
+    goal = make_goal(workspace, compute=False)
+    admin = User.objects.create_superuser("root", "root@example.org", "password")
+    client.force_login(admin)
+
+    goals = client.get("/admin/goals/goal/").content.decode()
+    change = client.get(f"/admin/goals/goal/{goal.pk}/change/").content.decode()
+
+    assert f'href="/goals/{goal.pk}/?workspace={workspace.pk}"' in goals
+    assert "View on site" in change

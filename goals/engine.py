@@ -548,15 +548,17 @@ def _sources_sql(spec: GoalSpec, alias: str) -> tuple[str, list[Any]]:
 
 
 def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[str, list[Any]]:
-    """The staged achievements with the id of their credited message (``credited``), found by
-    an as-of join written with window functions (PostgreSQL and SQLite >= 3.25 alike).
+    """The staged achievements with their credit (``ATTRIBUTION_COLUMNS``: the credited
+    message, its touch time and its campaign or broadcast, or NULLs), found by an as-of join
+    written with window functions (PostgreSQL and SQLite >= 3.25 alike).
 
     The person's candidate touches and achievements are merged into one timeline ordered by
     time, touches before achievements at the same instant (a touch at A qualifies) and touches
     at one instant by sent time, then id (the rule's tie-break). A running count of touches
     numbers the groups, so each achievement shares its group with the latest touch at or
     before it, which is the best candidate; it is credited when that touch is inside the
-    window. Each candidate message is read once, instead of once per achievement.
+    window. Each candidate message is read once, instead of once per achievement, and the
+    touch carries the columns the credit needs, so no message is looked up again.
     """
     messages = Message._meta.db_table
     touch = _touch_sql(spec, "c")
@@ -565,9 +567,10 @@ def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[
     empty = ", ".join(f"NULL AS {c}" for c in columns)
     timeline = (
         f"SELECT s.person_key AS p, s.achieved_at AS t, 1 AS k, NULL AS sent, NULL AS mid, "
-        f"{staged} FROM {staging} s "
+        f"NULL AS mc, NULL AS mb, {staged} FROM {staging} s "
         f"UNION ALL "
-        f"SELECT c.person_key, {touch}, 0, c.sent_at, c.id, {empty} FROM {messages} c "
+        f"SELECT c.person_key, {touch}, 0, c.sent_at, c.id, c.campaign_id, c.broadcast_id, "
+        f"{empty} FROM {messages} c "
         f"WHERE c.person_key IN (SELECT person_key FROM {staging}) AND NOT c.anonymous "
         f"AND {in_sources} AND {touch} IS NOT NULL"
     )
@@ -576,13 +579,18 @@ def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[
         f"ROWS UNBOUNDED PRECEDING) AS grp FROM ({timeline}) u"
     )
     best = (
-        f"SELECT g.*, FIRST_VALUE(g.mid) OVER w AS best, FIRST_VALUE(g.t) OVER w AS best_t "
+        f"SELECT g.*, FIRST_VALUE(g.mid) OVER w AS best, FIRST_VALUE(g.t) OVER w AS best_t, "
+        f"FIRST_VALUE(g.mc) OVER w AS best_c, FIRST_VALUE(g.mb) OVER w AS best_b "
         f"FROM ({grouped}) g WINDOW w AS (PARTITION BY g.p, g.grp ORDER BY g.k)"
     )
-    sql = (
-        f"SELECT h.*, CASE WHEN h.best_t >= h.window_start THEN h.best END AS credited "
-        f"FROM ({best}) h WHERE h.k = 1"
+    inside = "h.best_t >= h.window_start"
+    credit = ", ".join(
+        f"CASE WHEN {inside} THEN h.{value} END AS {name}"
+        for value, name in zip(
+            ("best", "best_t", "best_c", "best_b"), ATTRIBUTION_COLUMNS, strict=True
+        )
     )
+    sql = f"SELECT {', '.join('h.' + c for c in columns)}, {credit} FROM ({best}) h WHERE h.k = 1"
     return sql, params
 
 
@@ -740,7 +748,6 @@ def build_attributed(
     ``evaluate``."""
     staging = "goals_staged_achievement"
     achievements = Achievement._meta.db_table
-    messages = Message._meta.db_table
     columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
@@ -766,8 +773,7 @@ def build_attributed(
         credited, params = _asof_credit_sql(spec, staging, columns)
         sql = (
             f"INSERT INTO {achievements} ({column_list}, {', '.join(ATTRIBUTION_COLUMNS)}) "
-            f"SELECT {', '.join('x.' + c for c in columns)}, {_credit_columns_sql(spec, 'm')} "
-            f"FROM ({credited}) x LEFT JOIN {messages} m ON m.id = x.credited"
+            f"{credited}"
         )
         clock = time.perf_counter()
         with _build_session(), connection.cursor() as cursor:

@@ -139,3 +139,15 @@ def test_it_says_at_start_up_which_database_and_task_mode_it_uses(tmp_path: Path
     assert "Goals starting:" in output
     assert f"SQLite database {tmp_path / 'db.sqlite3'}" in output
     assert "background tasks run in-process (no CELERY_BROKER_URL set)" in output
+
+
+def test_postgres_connections_turn_jit_off_unless_the_url_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from goals_project.settings import env_database
+
+    url = "postgres://postgres@127.0.0.1:5432/goals"
+    monkeypatch.setenv("GOALS_TEST_DB", url)
+    assert env_database("GOALS_TEST_DB", "")["OPTIONS"]["options"] == "-c jit=off"
+    monkeypatch.setenv("GOALS_TEST_DB", url + "?options=-c%20work_mem%3D64MB")
+    assert env_database("GOALS_TEST_DB", "")["OPTIONS"]["options"] == "-c work_mem=64MB"

@@ -157,6 +157,68 @@ class GoalReportSerializer(serializers.Serializer):
     unattributed = ReportSeriesSerializer()
 
 
+def report_body(report: reports.GoalReport) -> dict[str, Any]:
+    """The JSON body of ``report``: exactly what ``GoalReportSerializer`` describes (a test
+    holds them equal), built directly because a 90-day report by 20 sources has a few thousand
+    period rows and DRF's serializers took three times longer than the report itself."""
+    money = reports.money_text
+
+    def series_periods(rows: list[reports.SeriesPeriod]) -> list[dict[str, Any]]:
+        return [
+            {
+                "period_start": p.period_start.isoformat(),
+                "people": p.people,
+                "revenue": money(p.revenue),
+            }
+            for p in rows
+        ]
+
+    impact = report.impact
+    unattributed = report.unattributed
+    return {
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "period": report.period,
+        "total_people": report.total_people,
+        "achievements": report.achievements,
+        "impact": (
+            {"amount": money(impact.amount), "currency": impact.currency} if impact else None
+        ),
+        "revenue_missing_achievements": report.revenue_missing_achievements,
+        "progress": [
+            {
+                "period_start": p.period_start.isoformat(),
+                "people": p.people,
+                "cumulative_people": p.cumulative_people,
+                "achievements": p.achievements,
+                "revenue": money(p.revenue),
+            }
+            for p in report.progress
+        ],
+        "by_source": [
+            {
+                "source": {
+                    "type": s.source.type,
+                    "id": s.source.id,
+                    "name": s.source.name,
+                    "deleted": s.source.deleted,
+                },
+                "people": s.people,
+                "achievements": s.achievements,
+                "revenue": money(s.revenue),
+                "progress": series_periods(s.progress),
+            }
+            for s in report.by_source
+        ],
+        "unattributed": {
+            "people": unattributed.people,
+            "achievements": unattributed.achievements,
+            "revenue": money(unattributed.revenue),
+            "progress": series_periods(unattributed.progress),
+        },
+    }
+
+
 # --- the view -----------------------------------------------------------------------------------
 
 
@@ -233,7 +295,7 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
                 content_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
-        return Response(GoalReportSerializer(report).data)
+        return Response(report_body(report))
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # DRF answers an unknown ``?format=`` with a bare 404; name the parameter instead.

@@ -16,7 +16,9 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Role, Workspace
+from goals import reports
 from goals.models import Goal
+from goals.report_api import GoalReportSerializer, report_body
 from goals.reports import MAX_RANGE_DAYS
 from tests.goals.test_reports import achieve, add_source, d, make_goal, person
 
@@ -418,3 +420,24 @@ class TestSchema:
         assert {p["name"] for p in operation["parameters"]} >= {"id", "start", "end", "period"}
         assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
         assert {"400", "404"} <= set(operation["responses"])
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_the_body_is_what_the_documented_serializer_describes(
+    goal: Goal, period: reports.Period
+) -> None:
+    """The view builds the body directly (for speed); the schema comes from the serializer."""
+    report = reports.goal_report(
+        goal=goal, start=d("2026-03-01"), end=d("2026-03-20"), period=period
+    )
+
+    assert report_body(report) == GoalReportSerializer(report).data
+
+
+def test_the_body_of_a_goal_without_impact_has_null_impact(workspace: Workspace) -> None:
+    goal = make_goal(workspace, currency="")
+    achieve(goal, person(), d("2026-03-02"))
+    report = reports.goal_report(goal=goal, start=d("2026-03-01"), end=d("2026-03-03"))
+
+    assert report_body(report)["impact"] is None
+    assert report_body(report) == GoalReportSerializer(report).data

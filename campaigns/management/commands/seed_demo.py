@@ -77,8 +77,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {kind:<18} {count:>12,}")
         if result.user_created:
             self.stdout.write(
-                f"Log in at /admin/ as {demo.DEMO_USERNAME!r} with password "
-                f"{demo.DEMO_PASSWORD!r} (an admin of this workspace)."
+                f"Log in at /goals/ (the admin is at /admin/) as {demo.DEMO_USERNAME!r} with "
+                f"password {demo.DEMO_PASSWORD!r} (an admin of this workspace)."
             )
         else:
             self.stdout.write(

@@ -18,6 +18,7 @@ tables, the API and the CSV show.
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,18 @@ PALETTE = [
     (63, 81, 181),
 ]
 REVENUE_COLOR = (214, 137, 16)
+
+
+def source_color(index: int) -> tuple[int, int, int]:
+    """The colour of the ``index``-th source: the palette, then hues a golden angle apart, so
+    a goal with many sources never draws two of them alike."""
+    if index < len(PALETTE):
+        return PALETTE[index]
+    hue = (index * 137.508) % 360 / 360
+    red, green, blue = colorsys.hls_to_rgb(hue, 0.45, 0.55)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
 UNATTRIBUTED_COLOR = (150, 150, 150)
 
 
@@ -194,7 +207,7 @@ class SourcesChartView(_GoalChartView):
                 "kind": "source",
                 "yAxisID": "people",
                 "source": {"type": s.source.type, "id": s.source.id, "deleted": s.source.deleted},
-                "color": PALETTE[index % len(PALETTE)],
+                "color": source_color(index),
             }
             if with_revenue:
                 extra["revenue"] = [_number(p.revenue) for p in s.progress]

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from campaigns.models import Workspace
-from goals import services
+from goals import services, tasks
 from goals.models import Goal
 from tests.browser.conftest import screenshot
+from tests.goals.helpers import ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,3 +163,38 @@ def test_builder_errors_keep_the_rows_and_the_chosen_panels(
     )
     screenshot(page, "builder_errors")
     assert not Goal.objects.exists()
+
+
+def test_the_dashboard_follows_a_recompute_until_it_ends(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    workspace: Workspace,
+    make_token_client: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    yesterday = (timezone.now() - timedelta(days=1)).isoformat()
+    ingest(
+        make_token_client(workspace),
+        *(
+            {"type": "event", "person": f"p{n}", "name": "plan_activated", "timestamp": yesterday}
+            for n in range(3)
+        ),
+    )
+    trigger = {"type": "event", "name": "plan_activated"}
+    goal = services.goal_create(workspace=workspace, name="Paid", criteria={"trigger": trigger})
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.recompute_goal, "delay", lambda goal_id: queued.append(goal_id))
+    services.goal_update(goal=goal, criteria={"trigger": {**trigger, "name": "plan_cancelled"}})
+    assert queued == [goal.pk]
+
+    login(owner)
+    row = page.locator("#result_list tbody tr", has_text="Paid")
+    expect(row.locator(".field-status")).to_have_text("Recomputing")
+    expect(row.locator(".field-total")).to_have_text("3")  # the previous complete result
+
+    tasks.recompute_goal.apply(args=(goal.pk,)).get()
+
+    # The page polls the goal's status and reloads itself with the new result.
+    expect(row.locator(".field-status")).to_have_text("Ready", timeout=15_000)
+    expect(row.locator(".field-total")).to_have_text("0")

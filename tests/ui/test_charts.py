@@ -291,3 +291,19 @@ class TestAccess:
                     chart(logged_in, name, goal, start="2026-01-01", end="2026-03-31")
                 counts.add(len(captured.captured_queries))
         assert len(counts) == 1, counts
+
+
+def test_every_source_of_a_large_goal_gets_its_own_colour(
+    logged_in: Client, workspace: Workspace
+) -> None:
+    goal = make_goal(workspace)
+    for n in range(40):
+        campaign = Campaign.objects.create(workspace=workspace, name=f"Campaign {n:02}")
+        add_source(goal, campaign)
+        achieve(goal, person(), date(2026, 3, 4), source=campaign)
+
+    body = chart(logged_in, "sources", goal, unattributed="0", **RANGE)
+
+    colours = {d["borderColor"] for d in body["datasets"]}
+    assert len(body["datasets"]) == 40
+    assert len(colours) == 40

@@ -861,19 +861,23 @@ def _has_rollup(spec: GoalSpec, version: int) -> bool:
     return spec.goal.rollup_version == version
 
 
+_TOTAL = (RollupScope.TOTAL.value, 0)
+_UNATTRIBUTED = (RollupScope.UNATTRIBUTED.value, 0)
+_CAMPAIGN, _BROADCAST = RollupScope.CAMPAIGN.value, RollupScope.BROADCAST.value
+
+
 def _scopes(
     unattributed: bool, campaign_id: int | None, broadcast_id: int | None
 ) -> tuple[tuple[str, int], ...]:
     """The rollup scopes an achievement counts in, as ``goals.reports`` keys its series."""
-    total = (RollupScope.TOTAL.value, 0)
     if unattributed:
         if campaign_id is None and broadcast_id is None:
-            return (total, (RollupScope.UNATTRIBUTED.value, 0))
+            return (_TOTAL, _UNATTRIBUTED)
     elif campaign_id is not None and broadcast_id is None:
-        return (total, (RollupScope.CAMPAIGN.value, campaign_id))
+        return (_TOTAL, (_CAMPAIGN, campaign_id))
     elif broadcast_id is not None and campaign_id is None:
-        return (total, (RollupScope.BROADCAST.value, broadcast_id))
-    return (total,)
+        return (_TOTAL, (_BROADCAST, broadcast_id))
+    return (_TOTAL,)
 
 
 def _add_person(
@@ -932,12 +936,12 @@ def rollup_units(
     for qs in _scoped(rows, person_keys):
         current: Any = None
         days: dict[tuple[str, int], dict[date, Cell]] = defaultdict(dict)
-        for key, day, unattributed, campaign_id, broadcast_id, n, micro, missing in qs.iterator(
-            chunk_size=5000
-        ):
+        for key, day, unattributed, campaign_id, broadcast_id, n, micro, missing in _raw_rows(qs):
             if key != current:
                 _add_person(units, days)
                 current, days = key, defaultdict(dict)
+            if isinstance(day, str):  # SQLite hands dates back as text
+                day = date.fromisoformat(day)
             for scope in _scopes(bool(unattributed), campaign_id, broadcast_id):
                 cell = days[scope].get(day)
                 if cell is None:
@@ -947,6 +951,17 @@ def rollup_units(
                 cell[2] += missing
         _add_person(units, days)
     return units
+
+
+def _raw_rows(qs: QuerySet[Any], size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """``qs``'s rows as the database driver returns them, streamed (a server-side cursor on
+    PostgreSQL). Django's per-value converters cost more than the rollup's own work; the
+    caller only compares keys, adds numbers and reads dates."""
+    sql, params = qs.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(size):
+            yield from batch
 
 
 def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalRollup:

@@ -109,6 +109,11 @@ def _sources_replace(goal: Goal, sources: Sequence[Source]) -> bool:
     wanted = {rules.source_ref(source): source for source in sources}
     gone = [row.pk for ref, row in current.items() if ref not in wanted]
     new = [source for ref, source in wanted.items() if ref not in current]
+    return _sources_write(goal, gone=gone, new=new)
+
+
+def _sources_write(goal: Goal, *, gone: Sequence[int], new: Sequence[Source]) -> bool:
+    """Delete the GoalSource rows ``gone`` and add ``new`` sources; whether anything changed."""
     if gone:
         GoalSource.objects.filter(pk__in=gone).delete()
     GoalSource.objects.bulk_create(
@@ -427,20 +432,8 @@ def sources_change(
         dropping = set(remove) - {rules.source_ref(source) for source in adding}
         gone = [row.pk for ref, row in current.items() if ref in dropping]
         new = [source for source in adding if rules.source_ref(source) not in current]
-        if not (gone or new):
+        if not _sources_write(goal, gone=gone, new=new):
             return goal
-        GoalSource.objects.filter(pk__in=gone).delete()
-        GoalSource.objects.bulk_create(
-            [
-                GoalSource(
-                    goal=goal,
-                    campaign=source if isinstance(source, Campaign) else None,
-                    broadcast=source if isinstance(source, Broadcast) else None,
-                )
-                for source in new
-            ]
-        )
-        getattr(goal, "_prefetched_objects_cache", {}).pop("sources", None)
         _touch(goal)
         engine.recompute_request(goal=goal)
     return goal

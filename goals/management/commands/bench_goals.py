@@ -14,7 +14,6 @@ The goal is deleted afterwards unless ``--keep``.
 from __future__ import annotations
 
 import resource
-import statistics
 import time
 from datetime import timedelta
 from typing import Any
@@ -24,9 +23,10 @@ from django.db import connection
 from django.test import Client
 
 from campaigns import services
-from campaigns.models import Broadcast, BroadcastKind, Campaign, Role, Workspace
+from campaigns.models import Role, Workspace
 from goals import engine
-from goals.models import Achievement, Goal, GoalSource
+from goals.bench import bench_goal, bench_workspace, summary
+from goals.models import Achievement, Goal
 
 
 class Command(BaseCommand):
@@ -40,23 +40,14 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        workspace = self._workspace(options["workspace"])
-        goal = Goal.objects.create(
-            workspace=workspace,
+        workspace = bench_workspace(options["workspace"])
+        goal = bench_goal(
+            workspace,
             name="bench: trial to paid",
             criteria={"trigger": {"type": "event", "name": options["event"]}, "filters": []},
             impact_currency="EUR",
             impact_event_key="price",
             window_days=options["window"],
-        )
-        GoalSource.objects.bulk_create(
-            [GoalSource(goal=goal, campaign=c) for c in Campaign.objects.in_workspace(workspace)]
-            + [
-                GoalSource(goal=goal, broadcast=b)
-                for b in Broadcast.objects.in_workspace(workspace).filter(
-                    kind=BroadcastKind.NEWSLETTER
-                )
-            ]
         )
         try:
             self._recompute(goal)
@@ -64,15 +55,6 @@ class Command(BaseCommand):
         finally:
             if not options["keep"]:
                 goal.delete()
-
-    def _workspace(self, name: str | None) -> Workspace:
-        qs = Workspace.objects.all()
-        if name:
-            qs = qs.filter(name=name)
-        workspace = max(qs, key=lambda w: w.people.count(), default=None)
-        if workspace is None:
-            raise CommandError("no workspace to benchmark; run seed_demo first")
-        return workspace
 
     def _recompute(self, goal: Goal) -> None:
         queries = 0
@@ -116,11 +98,6 @@ class Command(BaseCommand):
                     timings.append((time.perf_counter() - began) * 1000)
                     if response.status_code != 200:
                         raise CommandError(f"report failed: {response.status_code}")
-                timings.sort()
-                p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-                self.stdout.write(
-                    f"report {days} days: median {statistics.median(timings):.1f} ms, "
-                    f"p95 {p95:.1f} ms over {calls} calls"
-                )
+                self.stdout.write(f"report {days} days: {summary(timings)} over {calls} calls")
         finally:
             workspace.api_tokens.filter(name="bench").delete()

@@ -12,7 +12,6 @@ source, so attribution has real work. Prints the median and p95.
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,9 +22,10 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns import services
-from campaigns.models import Broadcast, BroadcastKind, Campaign, Message, Role, Workspace
+from campaigns.models import Message, Role, Workspace
 from goals import engine
-from goals.models import Goal, GoalSource
+from goals.bench import bench_goal, bench_workspace, summary
+from goals.models import Goal
 
 
 class Command(BaseCommand):
@@ -40,12 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError("set CELERY_BROKER_URL and run a worker: this measures the worker")
-        qs = Workspace.objects.all()
-        if options["workspace"]:
-            qs = qs.filter(name=options["workspace"])
-        workspace = max(qs, key=lambda w: w.people.count(), default=None)
-        if workspace is None:
-            raise CommandError("no workspace to benchmark; run seed_demo first")
+        workspace = bench_workspace(options["workspace"])
         goal = self._goal(workspace, options["event"])
         _, secret = services.api_token_create(workspace=workspace, name="bench", role=Role.EDITOR)
         client = Client(headers={"Authorization": f"Bearer {secret}"})
@@ -64,30 +59,19 @@ class Command(BaseCommand):
                 timings.append(self._sample(client, goal, identifier, n, options["timeout"]))
         finally:
             workspace.api_tokens.filter(name="bench").delete()
-        timings.sort()
-        p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
         self.stdout.write(
-            f"ingest -> attributed through the API: median {statistics.median(timings):.0f} ms, "
-            f"p95 {p95:.0f} ms, max {timings[-1]:.0f} ms over {len(timings)} events"
+            f"ingest -> attributed through the API: {summary(timings)}, "
+            f"max {max(timings):.1f} ms over {len(timings)} events"
         )
 
     def _goal(self, workspace: Workspace, event: str) -> Goal:
         goal = Goal.objects.filter(workspace=workspace, name="bench: latency").first()
         if goal is not None:
             return goal
-        goal = Goal.objects.create(
-            workspace=workspace,
+        goal = bench_goal(
+            workspace,
             name="bench: latency",
             criteria={"trigger": {"type": "event", "name": event}, "filters": []},
-        )
-        GoalSource.objects.bulk_create(
-            [GoalSource(goal=goal, campaign=c) for c in Campaign.objects.in_workspace(workspace)]
-            + [
-                GoalSource(goal=goal, broadcast=b)
-                for b in Broadcast.objects.in_workspace(workspace).filter(
-                    kind=BroadcastKind.NEWSLETTER
-                )
-            ]
         )
         Goal.objects.filter(pk=goal.pk).update(requested_version=1)
         engine.recompute(goal_id=goal.pk)

@@ -8,7 +8,6 @@ on PostgreSQL for the figures the README quotes.
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any
 
@@ -18,7 +17,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.models import Membership, Workspace
+from campaigns.models import Membership
+from goals.bench import bench_workspace, summary
 from goals.models import Goal
 
 
@@ -31,12 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--calls", type=int, default=20)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        qs = Workspace.objects.all()
-        if options["workspace"]:
-            qs = qs.filter(name=options["workspace"])
-        workspace = max(qs, key=lambda w: w.people.count(), default=None)
-        if workspace is None:
-            raise CommandError("no workspace to benchmark; run seed_demo first")
+        workspace = bench_workspace(options["workspace"])
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None or not Membership.objects.filter(user=user, workspace=workspace).exists():
             raise CommandError(f"{options['user']!r} is not a member of {workspace.name!r}")
@@ -65,9 +60,4 @@ class Command(BaseCommand):
             queries = len(captured)
             if response.status_code != 200:
                 raise CommandError(f"{url} answered {response.status_code}")
-        timings.sort()
-        p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
-        self.stdout.write(
-            f"{label}: median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
-            f"{queries} queries, over {calls} calls"
-        )
+        self.stdout.write(f"{label}: {summary(timings)}, {queries} queries, over {calls} calls")

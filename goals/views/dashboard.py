@@ -9,7 +9,6 @@ of queries whatever its size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -33,10 +32,6 @@ PAGE_SIZE = 25
 #: Columns the dashboard sorts by (``GoalSortFilter``'s keys), and the direction of a first click:
 #: names read A to Z, numbers and dates biggest / newest first.
 SORTABLE = {"name": "", "total": "-", "impact": "-", "updated": "-", "created": "-"}
-
-
-def money_display(amount: Decimal, currency: str) -> str:
-    return currencies.money_display(amount, currency)
 
 
 def query_string(params: QueryDict, **changes: str | None) -> str:
@@ -94,10 +89,11 @@ class DashboardView(WorkspaceMixin, ListView):  # type: ignore[type-arg]
         for goal in context["goals"]:
             revenue = period_revenue(goal)
             goal.total_display = f"{goal.period_people:,}"  # type: ignore[attr-defined]
-            goal.impact_display = (  # type: ignore[attr-defined]
-                money_display(revenue, goal.impact_currency) if revenue is not None else None
-            )
-            goal.impact_value = f"{revenue:f}" if revenue is not None else ""  # type: ignore[attr-defined]
+            if revenue is None:
+                goal.impact_display, goal.impact_value = None, ""  # type: ignore[attr-defined]
+            else:
+                goal.impact_display = currencies.money_display(revenue, goal.impact_currency)  # type: ignore[attr-defined]
+                goal.impact_value = f"{revenue:f}"  # type: ignore[attr-defined]
         form = self.filterset.form
         sort = form.cleaned_data.get("o") if form.is_valid() else ""
         sort = sort or GoalDashboardFilter.base_filters["o"].DEFAULT  # type: ignore[attr-defined]

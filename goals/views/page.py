@@ -135,11 +135,6 @@ def criteria_summary(goal: Goal, names: Names) -> CriteriaSummary:
     )
 
 
-def money_text(amount: Decimal, currency: str) -> str:
-    """``1,234.50 EUR`` (the report already has the currency's decimal places)."""
-    return currencies.money_display(amount, currency)
-
-
 def impact_text(goal: Goal) -> str:
     if not goal.has_impact:
         return "None: the goal counts people only"
@@ -147,7 +142,7 @@ def impact_text(goal: Goal) -> str:
         return f"The event's {_value_text(goal.impact_event_key)} value, in {goal.impact_currency}"
     amount = goal.impact_static if goal.impact_static is not None else Decimal(0)
     amount = amount.quantize(Decimal(1).scaleb(-reports.money_places(goal.impact_currency)))
-    return f"{money_text(amount, goal.impact_currency)} per achievement"
+    return f"{currencies.money_display(amount, goal.impact_currency)} per achievement"
 
 
 def window_text(days: int) -> str:
@@ -196,7 +191,7 @@ class GoalPageView(WorkspaceMixin, TemplateView):
                 "type": s.source.type,
                 "people": f"{s.people:,}",
                 "achievements": f"{s.achievements:,}",
-                "revenue": money_text(s.revenue, currency),
+                "revenue": currencies.money_display(s.revenue, currency),
                 "revenue_value": reports.money_text(s.revenue),
                 "share": _share(s.achievements, report.achievements),
             }
@@ -230,13 +225,13 @@ class GoalPageView(WorkspaceMixin, TemplateView):
             tracking_start=tracking_start if query.start < tracking_start else None,
             total_people=f"{report.total_people:,}",
             achievements=f"{report.achievements:,}",
-            revenue=money_text(report.revenue, currency),
+            revenue=currencies.money_display(report.revenue, currency),
             report_revenue_value=reports.money_text(report.revenue),
             sources=sources,
             unattributed={
                 "people": f"{unattributed.people:,}",
                 "achievements": f"{unattributed.achievements:,}",
-                "revenue": money_text(unattributed.revenue, currency),
+                "revenue": currencies.money_display(unattributed.revenue, currency),
                 "revenue_value": reports.money_text(unattributed.revenue),
                 "share": _share(unattributed.achievements, report.achievements),
             },

@@ -82,7 +82,7 @@ DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
 
 #: ``Achievement.revenue`` has 6 decimal places; sums are done in integer millionths.
-_MICRO = 10**6
+MICRO = 10**6
 #: ISO 4217 minor units where they are not 2 (every other code, and "no currency", use 2).
 _MINOR_UNITS = {
     **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
@@ -273,7 +273,7 @@ def micro_sum(field: str = "revenue") -> Sum:
     # SQLite keeps decimals as floats, so SUM(revenue) drifts (1,000 x 19.99 is not 19990.00);
     # every revenue has at most 6 decimals, so its millionths are an exact integer to add.
     return Sum(
-        Cast(Round(F(field) * Value(_MICRO)), output_field=BigIntegerField()),
+        Cast(Round(F(field) * Value(MICRO)), output_field=BigIntegerField()),
         default=0,
     )
 

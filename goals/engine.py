@@ -547,6 +547,12 @@ def _sources_sql(spec: GoalSpec, alias: str) -> tuple[str, list[Any]]:
     return f"({' OR '.join(clauses) or '1 = 0'})", params
 
 
+#: ``_asof_credit_sql`` packs a touch's group number and a message, campaign or broadcast id
+#: into one integer as ``group * _PACK + id``: ids stay below 2**40, group numbers (a person's
+#: touches) below 2**23.
+_PACK = 2**40
+
+
 def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[str, list[Any]]:
     """The staged achievements with their credit (``ATTRIBUTION_COLUMNS``: the credited
     message, its touch time and its campaign or broadcast, or NULLs), found by an as-of join
@@ -577,22 +583,29 @@ def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[
         f"ON r.person_key = c.person_key AND {touch} >= r.lo AND {touch} <= r.hi "
         f"WHERE NOT c.anonymous AND {in_sources}"
     )
+    order = "PARTITION BY {0}.p ORDER BY {0}.t, {0}.k, {0}.sent, {0}.mid ROWS UNBOUNDED PRECEDING"
     grouped = (
-        f"SELECT u.*, COUNT(u.mid) OVER (PARTITION BY u.p ORDER BY u.t, u.k, u.sent, u.mid "
-        f"ROWS UNBOUNDED PRECEDING) AS grp FROM ({timeline}) u"
+        f"SELECT u.*, COUNT(u.mid) OVER w AS grp, MAX(CASE WHEN u.k = 0 THEN u.t END) OVER w "
+        f"AS best_t FROM ({timeline}) u WINDOW w AS ({order.format('u')})"
     )
-    best = (
-        f"SELECT g.*, FIRST_VALUE(g.mid) OVER w AS best, FIRST_VALUE(g.t) OVER w AS best_t, "
-        f"FIRST_VALUE(g.mc) OVER w AS best_c, FIRST_VALUE(g.mb) OVER w AS best_b "
-        f"FROM ({grouped}) g WINDOW w AS (PARTITION BY g.p, g.grp ORDER BY g.k)"
+    # The latest touch's columns, by a running MAX of (group number, value) packed in one
+    # integer: group numbers only grow along the timeline. The second window orders rows as
+    # the first one did, so the database reuses that order instead of sorting again.
+    packed = ", ".join(
+        f"MAX(CASE WHEN g.k = 0 THEN g.grp * {_PACK} + COALESCE(g.{value}, 0) END) OVER w AS {name}"
+        for value, name in (("mid", "best"), ("mc", "best_c"), ("mb", "best_b"))
     )
+    best = f"SELECT g.*, {packed} FROM ({grouped}) g WINDOW w AS ({order.format('g')})"
     inside = "h.best_t >= h.window_start"
     credit = ", ".join(
-        f"CASE WHEN {inside} THEN h.{value} END AS {name}"
+        f"CASE WHEN {inside} THEN {value} END AS {name}"
         for value, name in zip(
-            ("best", "best_t", "best_c", "best_b"), ATTRIBUTION_COLUMNS, strict=True
+            (f"h.best %% {_PACK}", "h.best_t", f"NULLIF(h.best_c %% {_PACK}, 0)",
+             f"NULLIF(h.best_b %% {_PACK}, 0)"),
+            ATTRIBUTION_COLUMNS,
+            strict=True,
         )
-    )
+    )  # fmt: skip
     sql = f"SELECT {', '.join('h.' + c for c in columns)}, {credit} FROM ({best}) h WHERE h.k = 1"
     return sql, params
 
@@ -1171,13 +1184,26 @@ def recompute(*, goal_id: int) -> bool:
     task retries).
     """
     try:
-        return _recompute(goal_id=goal_id)
+        built = _recompute(goal_id=goal_id)
     except IntegrityError:
-        # The goal was deleted while its result was being written (its rows went with it).
-        if Goal.objects.filter(pk=goal_id).exists():
+        # The goal was deleted while its result was being written (its rollup rows refer to
+        # it), and went with its rows except those the build wrote after the deletion.
+        if not _drop_if_goal_gone(goal_id):
             raise
-        logger.info("goal %s was deleted during its recompute", goal_id)
         return False
+    if not built:
+        _drop_if_goal_gone(goal_id)
+    return built
+
+
+def _drop_if_goal_gone(goal_id: int) -> bool:
+    """Whether the goal is gone; if so, delete achievement rows a build wrote for it after it
+    was deleted (achievements have no database constraint on their goal)."""
+    if Goal.objects.filter(pk=goal_id).exists():
+        return False
+    deleted, _ = Achievement.objects.filter(goal_id=goal_id).delete()
+    logger.info("goal %s was deleted during its recompute (%s rows dropped)", goal_id, deleted)
+    return True
 
 
 #: Builds one recompute may make in a row when changes keep arriving while it builds.
@@ -1268,9 +1294,9 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list
     )  # fmt: skip
     lease[0] = _renew(goal_id, lease[0])
     with transaction.atomic():
-        locked = Goal.objects.select_for_update().get(pk=goal_id)
-        if locked.recompute_lease_until != lease[0]:
-            raise LeaseLost(goal_id)  # taken over since the renewal: never switch it in
+        locked = Goal.objects.select_for_update().filter(pk=goal_id).first()
+        if locked is None or locked.recompute_lease_until != lease[0]:
+            raise LeaseLost(goal_id)  # deleted or taken over since the renewal: never switch
         if locked.requested_version != target:
             Achievement.objects.filter(goal_id=goal_id, version=target).delete()
             GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()

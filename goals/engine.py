@@ -36,12 +36,13 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
@@ -85,6 +86,7 @@ from goals.models import (
 from goals.reports import MICRO, micro_sum
 
 logger = logging.getLogger("goals.engine")
+T = TypeVar("T")
 
 #: People per query when a set of people is loaded or re-evaluated.
 CHUNK = 2000
@@ -553,7 +555,9 @@ def _sources_sql(spec: GoalSpec, alias: str) -> tuple[str, list[Any]]:
 _PACK = 2**40
 
 
-def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[str, list[Any]]:
+def _asof_credit_sql(
+    spec: GoalSpec, staging: str, columns: list[str], *, shard: Shard = None
+) -> tuple[str, list[Any]]:
     """The staged achievements with their credit (``ATTRIBUTION_COLUMNS``: the credited
     message, its touch time and its campaign or broadcast, or NULLs), found by an as-of join
     written with window functions (PostgreSQL and SQLite >= 3.25 alike).
@@ -567,6 +571,7 @@ def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[
     touch carries the columns the credit needs, so no message is looked up again. Touches
     outside the span of their person's windows (the earliest window start to the latest
     achievement) can never be credited and are left out of the timeline: this often halves it.
+    With ``shard``, only the staged people of that share (``_shard_sql``).
     """
     messages = Message._meta.db_table
     touch = _touch_sql(spec, "c")
@@ -575,11 +580,12 @@ def _asof_credit_sql(spec: GoalSpec, staging: str, columns: list[str]) -> tuple[
     empty = ", ".join(f"NULL AS {c}" for c in columns)
     timeline = (
         f"SELECT s.person_key AS p, s.achieved_at AS t, 1 AS k, NULL AS sent, NULL AS mid, "
-        f"NULL AS mc, NULL AS mb, {staged} FROM {staging} s "
+        f"NULL AS mc, NULL AS mb, {staged} FROM {staging} s WHERE {_shard_sql('s', shard)} "
         f"UNION ALL "
         f"SELECT c.person_key, {touch}, 0, c.sent_at, c.id, c.campaign_id, c.broadcast_id, "
         f"{empty} FROM {messages} c JOIN (SELECT person_key, MIN(window_start) AS lo, "
-        f"MAX(achieved_at) AS hi FROM {staging} GROUP BY person_key) r "
+        f"MAX(achieved_at) AS hi FROM {staging} z WHERE {_shard_sql('z', shard)} "
+        f"GROUP BY person_key) r "
         f"ON r.person_key = c.person_key AND {touch} >= r.lo AND {touch} <= r.hi "
         f"WHERE NOT c.anonymous AND {in_sources}"
     )
@@ -755,21 +761,25 @@ def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
 def build_attributed(
     spec: GoalSpec, *, version: int, rows: Iterable[list[Row]] | None = None
 ) -> int:
-    """Write a new version's achievements already attributed: they are staged in a temporary
+    """Write a new version's achievements already attributed: they are staged in a scratch
     table, then copied across with their credit computed on the way (``_asof_credit_sql``), so
     each achievement is written once.
 
     ``rows`` (from ``evaluate``) are streamed in (COPY on PostgreSQL); without them the goal
     is evaluated here: in one INSERT ... SELECT when ``_events_in_sql`` allows, else by
-    ``evaluate``."""
-    staging = "goals_staged_achievement"
+    ``evaluate``. A large build on PostgreSQL attributes its people in shares, each on its
+    own connection at the same time (``_shards``)."""
+    staging = f"goals_stage_{spec.goal.pk}_{version}"
     achievements = Achievement._meta.db_table
     columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
     column_list = ", ".join(columns)
+    # PostgreSQL: an unlogged table, which the shards' connections can read (a temporary
+    # one is private to its connection); neither writes the write-ahead log.
+    scratch = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {staging}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {staging} AS SELECT {column_list} FROM {achievements}"
+            f"CREATE {scratch} TABLE {staging} AS SELECT {column_list} FROM {achievements}"
             " WHERE 1 = 0"
         )
     try:
@@ -782,26 +792,73 @@ def build_attributed(
             count = sum(inserter.insert(chunk) for chunk in chunks)
         staged_in = time.perf_counter() - clock
         if connection.vendor == "postgresql":
-            # Temporary tables are never auto-analysed; without statistics the planner
-            # assumes a few hundred rows and probes messages person by person.
+            # Fresh tables have no statistics yet; without them the planner assumes a few
+            # hundred rows and probes messages person by person.
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {staging}")
-        credited, params = _asof_credit_sql(spec, staging, columns)
-        sql = (
-            f"INSERT INTO {achievements} ({column_list}, {', '.join(ATTRIBUTION_COLUMNS)}) "
-            f"{credited}"
-        )
+
+        def attribute_share(shard: Shard) -> None:
+            credited, params = _asof_credit_sql(spec, staging, columns, shard=shard)
+            with _build_session(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {achievements} ({column_list}, "
+                    f"{', '.join(ATTRIBUTION_COLUMNS)}) {credited}",
+                    params,
+                )
+
         clock = time.perf_counter()
-        with _build_session(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        shards = _shards(count)
+        _on_shards(shards, attribute_share)
         logger.info(
             "goal %s version %s: evaluated and staged %s rows in %.2fs, attributed and stored "
-            "them in %.2fs", spec.goal.pk, version, count, staged_in, time.perf_counter() - clock,
+            "them in %.2fs on %s connection(s)", spec.goal.pk, version, count, staged_in,
+            time.perf_counter() - clock, shards,
         )  # fmt: skip
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {staging}")
     return count
+
+
+#: ``(index, count)``: the share of a build's people one connection handles (None: everyone).
+Shard = tuple[int, int] | None
+#: Below this many achievements a build runs on one connection: splitting it would save less
+#: than the connections cost.
+SHARD_MIN_ROWS = 20_000
+
+
+def _shards(rows: int) -> int:
+    """How many connections a build of ``rows`` achievements is spread over: up to
+    ``GOALS_BUILD_CONNECTIONS`` on PostgreSQL when it is large, else one. Never inside a
+    transaction, whose uncommitted rows other connections could not see."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or rows < SHARD_MIN_ROWS:
+        return 1
+    return max(1, int(django_settings.GOALS_BUILD_CONNECTIONS))
+
+
+def _shard_sql(alias: str, shard: Shard) -> str:
+    """A condition keeping the rows of ``alias`` whose person falls in ``shard``: by a byte of
+    the person key, so each person's rows all land in one share (PostgreSQL only)."""
+    if shard is None:
+        return "1 = 1"
+    index, count = shard
+    return f"get_byte(uuid_send({alias}.person_key), 15) %% {count} = {index}"
+
+
+def _on_shards(count: int, work: Callable[[Shard], T]) -> list[T]:
+    """``work`` for each share of ``count``, at the same time, each on its own database
+    connection (a thread's own); or once, for everyone, on this one."""
+    if count == 1:
+        return [work(None)]
+
+    def run(index: int) -> T:
+        try:
+            return work((index, count))
+        finally:
+            connection.close()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="goals-build") as pool:
+        return list(pool.map(run, range(count)))
 
 
 # --- applying results -------------------------------------------------------------------------
@@ -964,8 +1021,7 @@ def rollup_units(
             if key != current:
                 _add_person(units, days)
                 current, days = key, defaultdict(dict)
-            if isinstance(day, str):  # SQLite hands dates back as text
-                day = date.fromisoformat(day)
+            day = _as_date(day)
             for scope in _scopes(bool(unattributed), campaign_id, broadcast_id):
                 cell = days[scope].get(day)
                 if cell is None:
@@ -1005,26 +1061,52 @@ def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalR
     )
 
 
-def _monday_sql(day: str) -> str:
-    """The Monday starting the ISO week of SQL date ``day``."""
-    if connection.vendor == "postgresql":
-        return f"({day} - CAST(EXTRACT(ISODOW FROM {day}) AS INTEGER) + 1)"
-    return f"date({day}, 'weekday 0', '-6 days')"  # SQLite: on to Sunday, back to Monday
+def build_rollup(goal_id: int, version: int, *, shards: int = 1) -> int:
+    """(Re)build a version's rollup from its achievements (``_rollup_cells_sql``, over
+    ``shards`` connections at once); returns the number of cells."""
+    GoalRollup.objects.filter(goal_id=goal_id, version=version).delete()
+
+    def cells_of_share(shard: Shard) -> list[tuple[Any, ...]]:
+        with _build_session(), connection.cursor() as cursor:
+            cursor.execute(_rollup_cells_sql(shard), [goal_id, version])
+            return cursor.fetchall()
+
+    units: dict[RollupKey, Cell] = {}
+    for rows in _on_shards(shards, cells_of_share):
+        for code, scope_id, day, prev, *sums in rows:
+            key = (_SCOPE_CODES[code], int(scope_id), _as_date(day), _as_date(prev))
+
+            cell = units.setdefault(key, [0, 0, 0, 0])
+            for index, value in enumerate(sums):
+                cell[index] += int(value)
+    GoalRollup.objects.bulk_create(
+        [_rollup_row(goal_id, version, key, cell) for key, cell in units.items()],
+        batch_size=2000,
+    )
+    return len(units)
 
 
-def build_rollup(goal_id: int, version: int) -> int:
-    """(Re)build a version's rollup from its achievements in one INSERT ... SELECT; returns
-    the number of cells.
+def _as_date(value: date | str | None) -> date:
+    """A day read by raw SQL (SQLite may hand it back as text); None is ``NO_PREVIOUS_DAY``."""
+    if value is None:
+        return NO_PREVIOUS_DAY
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _rollup_cells_sql(shard: Shard) -> str:
+    """The rollup cells of a version's achievements (of the people of ``shard``): scope code
+    (``_SCOPE_CODES``), scope id, day, previous day or NULL, and the sums of ``Cell``.
+    Parameters: the goal id and the version.
 
     The SQL twin of ``rollup_units`` (a test holds them equal): each person's achievements
     per day and credit are expanded into their scopes (``_scopes``: the total, plus the
     credited campaign or broadcast, or unattributed), ``LAG`` links each of the person's days
-    in a scope to their previous one, and the units are summed per cell. The database does
-    it in one pass, instead of streaming every person's days to Python.
+    in a scope to their previous one, and the units are summed per cell by the database,
+    instead of streaming every person's days to Python. Each person counts in one share, so
+    the shares' cells add up.
     """
-    GoalRollup.objects.filter(goal_id=goal_id, version=version).delete()
     # Scopes are numbered while rows are sorted and grouped (integers compare faster than
-    # text), in the order of ``_SCOPE_CODES``, and named when the cells are written.
+    # text), in the order of ``_SCOPE_CODES``.
     scope = (
         "CASE WHEN a.message_id IS NULL THEN (CASE WHEN a.source_campaign_id IS NULL AND "
         "a.source_broadcast_id IS NULL THEN 3 END) "
@@ -1038,7 +1120,8 @@ def build_rollup(goal_id: int, version: int) -> int:
         f"END AS sid, a.local_date AS d, CAST(ROUND(a.revenue * {MICRO}) AS BIGINT) AS micro, "
         f"CASE WHEN a.revenue_missing THEN 1 ELSE 0 END AS missing "
         f"FROM {Achievement._meta.db_table} a JOIN (SELECT 0 AS n UNION ALL SELECT 1) x "
-        f"ON x.n = 0 OR ({scope}) IS NOT NULL WHERE a.goal_id = %s AND a.version = %s"
+        f"ON x.n = 0 OR ({scope}) IS NOT NULL "
+        f"WHERE a.goal_id = %s AND a.version = %s AND {_shard_sql('a', shard)}"
     )
     per_scope = (
         "SELECT p, st, sid, d, COUNT(*) AS n, SUM(micro) AS micro, SUM(missing) AS missing "
@@ -1048,19 +1131,11 @@ def build_rollup(goal_id: int, version: int) -> int:
         "SELECT st, sid, d, LAG(d) OVER (PARTITION BY p, st, sid ORDER BY d) AS prev, n, micro, "
         "missing FROM per_scope"
     )
-    names = " ".join(f"WHEN {code} THEN '{name}'" for code, name in enumerate(_SCOPE_CODES))
-    rollup = GoalRollup._meta.db_table
-    sql = (
+    return (
         f"WITH expanded AS ({expanded}), per_scope AS ({per_scope}), linked AS ({linked}) "
-        f"INSERT INTO {rollup} (goal_id, version, scope_type, scope_id, local_date, prev_date, "
-        f"prev_same_week, people, achievements, revenue_micro, revenue_missing) "
-        f"SELECT %s, %s, CASE st {names} END, sid, d, COALESCE(prev, %s), "
-        f"COALESCE({_monday_sql('prev')} = {_monday_sql('d')}, FALSE), "
-        f"COUNT(*), SUM(n), SUM(micro), SUM(missing) FROM linked GROUP BY st, sid, d, prev"
+        f"SELECT st, sid, d, prev, COUNT(*), SUM(n), SUM(micro), SUM(missing) FROM linked "
+        f"GROUP BY st, sid, d, prev"
     )
-    with _build_session(), connection.cursor() as cursor:
-        cursor.execute(sql, [goal_id, version, goal_id, version, NO_PREVIOUS_DAY])
-        return cursor.rowcount
 
 
 def _rollup_apply(
@@ -1285,9 +1360,10 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list
         goal_id, target, count, time.perf_counter() - clock,
     )  # fmt: skip
     lease[0] = _renew(goal_id, lease[0])
-    # After the last attribution step: the rollup sums the final credits.
+    # After the last attribution step: the rollup sums the final credits. (Writing it from
+    # the achievements' INSERT ... RETURNING in the same statement measured slower.)
     clock = time.perf_counter()
-    cells = build_rollup(goal_id, target)
+    cells = build_rollup(goal_id, target, shards=_shards(count))
     logger.info(
         "goal %s version %s: %s rollup rows built in %.2fs",
         goal_id, target, cells, time.perf_counter() - clock,
@@ -1536,4 +1612,29 @@ def reconcile() -> dict[str, int]:
         .values_list("id", flat=True)
     ):
         rollups += rollup_backfill(goal_id=goal_id)
-    return {"restarted": restarted, "reconciled": reconciled, "rollups": rollups}
+    return {
+        "restarted": restarted,
+        "reconciled": reconciled,
+        "rollups": rollups,
+        "scratch_tables": _drop_stale_staging(now),
+    }
+
+
+def _drop_stale_staging(now: datetime) -> int:
+    """Drop the staging tables of builds that died (``build_attributed`` drops its own): those
+    of goals no worker is building. On SQLite they are temporary and went with their
+    connection."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            r"AND tablename ~ '^goals_stage_[0-9]+_[0-9]+$'"
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    building = set(Goal.objects.filter(recompute_lease_until__gte=now).values_list("id", flat=True))
+    stale = [name for name in names if int(name.split("_")[2]) not in building]
+    with connection.cursor() as cursor:
+        for name in stale:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")  # a name matched above
+    return len(stale)

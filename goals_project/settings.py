@@ -208,6 +208,9 @@ CACHES = {
 
 # Goals never count anything that happened before this instant (SPEC §4.1).
 GOALS_TRACKING_START = env_datetime("GOALS_TRACKING_START", "2025-11-01T00:00:00Z")
+# A large recompute on PostgreSQL splits its people over this many connections working at
+# once (each a database process on its own core); 1 keeps every build on one connection.
+GOALS_BUILD_CONNECTIONS = env_int("GOALS_BUILD_CONNECTIONS", 2)
 
 # --- Celery -------------------------------------------------------------------------------
 

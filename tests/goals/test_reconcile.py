@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from campaigns.models import Event, Person, Workspace
 from goals import engine
@@ -56,3 +57,30 @@ def test_it_evaluates_data_whose_ingestion_task_was_lost(workspace: Workspace) -
     # A second pass finds nothing new and changes nothing.
     engine.reconcile()
     assert Achievement.objects.filter(goal=goal).count() == 1
+
+
+def test_it_drops_the_staging_tables_of_builds_that_died(workspace: Workspace) -> None:
+    building, idle = make_goal(workspace, name="Building"), make_goal(workspace, name="Idle")
+    assert engine._claim(building.pk)  # a worker is building it right now
+    scratch = {
+        f"goals_stage_{building.pk}_9": True,  # kept: its build may still be running
+        f"goals_stage_{idle.pk}_4": False,  # left by a worker that died mid-build
+        f"goals_stage_{idle.pk + 1000}_2": False,  # of a goal deleted since
+    }
+    on_postgresql = connection.vendor == "postgresql"
+    if on_postgresql:
+        with connection.cursor() as cursor:
+            for name in scratch:
+                cursor.execute(f"CREATE UNLOGGED TABLE {name} (id bigint)")
+
+    dropped = engine.reconcile()["scratch_tables"]
+    engine._release(building.pk)
+
+    # SQLite's staging tables are temporary: they go with their connection.
+    assert dropped == (2 if on_postgresql else 0)
+    tables = set(connection.introspection.table_names())
+    expected = {name for name, kept in scratch.items() if kept} if on_postgresql else set()
+    assert {name for name in tables if name.startswith("goals_stage_")} == expected
+    with connection.cursor() as cursor:
+        for name in expected:
+            cursor.execute(f"DROP TABLE {name}")

@@ -301,8 +301,8 @@ def test_a_discarded_build_leaves_no_rollup_behind(
     helpers.ingest(api, event("ada", "plan_activated", "2026-03-24T10:00:00Z"))
     real_build = engine.build_rollup
 
-    def change_goal_mid_build(goal_id: int, version: int) -> int:
-        cells = real_build(goal_id, version)
+    def change_goal_mid_build(goal_id: int, version: int, **kwargs: Any) -> int:
+        cells = real_build(goal_id, version, **kwargs)
         Goal.objects.filter(pk=goal_id).update(requested_version=version + 1)
         return cells
 

@@ -669,25 +669,33 @@ def _events_in_sql(spec: GoalSpec) -> bool:
     return not any(part.lstrip("-").isdigit() for part in key.split(".")) if key else True
 
 
-def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
-    """Stage a simple event goal's achievements with one INSERT ... SELECT (see
-    ``_events_in_sql``): the same rows ``evaluate`` makes, without a round trip per event.
+@dataclass(frozen=True)
+class _EventSpan:
+    """A simple event goal's trigger events: how many, and the window start of each local
+    day from the first one's to the last one's."""
 
-    Local dates come from PostgreSQL's time zone data; window starts from ``spec.window_start``
-    for each local date of the events' span (a small table joined in). Revenue read from an
-    event key is parsed in SQL only when it is a plain amount; other values are fetched and
-    decided by ``_revenue`` afterwards.
-    """
-    goal, events = spec.goal, Event._meta.db_table
+    count: int
+    days: list[date]
+    window_starts: list[datetime]
+
+
+def _event_filter(spec: GoalSpec) -> tuple[str, list[Any]]:
+    """SQL condition (and parameters) on events ``e``: the goal's trigger events."""
     where = "e.workspace_id = %s AND e.name = %s AND e.timestamp >= %s"
-    where_params: list[Any] = [goal.workspace_id, spec.trigger.get("name", ""), spec.tracking_start]
+    return where, [spec.goal.workspace_id, spec.trigger.get("name", ""), spec.tracking_start]
+
+
+def _event_span(spec: GoalSpec) -> _EventSpan:
+    where, params = _event_filter(spec)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT MIN(e.timestamp), MAX(e.timestamp) FROM {events} e WHERE {where}", where_params
+            f"SELECT COUNT(*), MIN(e.timestamp), MAX(e.timestamp) "
+            f"FROM {Event._meta.db_table} e WHERE {where}",
+            params,
         )
-        first, last = cursor.fetchone()
-    if first is None:
-        return 0
+        count, first, last = cursor.fetchone()
+    if not count:
+        return _EventSpan(0, [], [])
     day, last_day = first.astimezone(spec.tz).date(), last.astimezone(spec.tz).date()
     days, starts = [], []
     while day <= last_day:
@@ -696,7 +704,26 @@ def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
         noon = datetime.combine(day, datetime.min.time().replace(hour=12), tzinfo=spec.tz)
         starts.append(spec.window_start(noon))
         day += timedelta(days=1)
-    windows = f"{staging}_window"
+    return _EventSpan(count, days, starts)
+
+
+def _stage_events_sql(
+    spec: GoalSpec, *, version: int, staging: str, span: _EventSpan, shard: Shard = None
+) -> int:
+    """Stage a simple event goal's achievements (of the people of ``shard``) with one
+    INSERT ... SELECT (see ``_events_in_sql``): the same rows ``evaluate`` makes, without a
+    round trip per event. ``staging`` has a ``recheck`` column.
+
+    Local dates come from PostgreSQL's time zone data; window starts from ``spec.window_start``
+    for each local date of the events' span (``_event_span``, joined in as an array). Revenue
+    read from an event key is parsed in SQL only when it is a plain amount; other values are
+    fetched and decided by ``_revenue`` afterwards.
+    """
+    if not span.count:
+        return 0
+    goal, events = spec.goal, Event._meta.db_table
+    where, where_params = _event_filter(spec)
+    where += f" AND {_shard_sql('e', shard)}"
     key = goal.impact_event_key if goal.impact_currency and goal.impact_static is None else ""
     revenue, missing, recheck = "0", "FALSE", "FALSE"
     value, value_params = "NULL", []
@@ -711,16 +738,6 @@ def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
         missing = f"NOT COALESCE({plain}, FALSE)"
         recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {windows}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {windows} (local_date date PRIMARY KEY, "
-            "window_start timestamptz)"
-        )
-        cursor.execute(
-            f"INSERT INTO {windows} SELECT * FROM unnest(%s::date[], %s::timestamptz[])",
-            [days, starts],
-        )
-        cursor.execute(f"ALTER TABLE {staging} ADD COLUMN recheck boolean")
         cursor.execute(
             f"INSERT INTO {staging} (goal_id, version, person_key, person_id, achieved_at, "
             f"local_date, revenue, revenue_missing, trigger_kind, trigger_id, window_start, "
@@ -729,15 +746,19 @@ def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
             f"{revenue}, {missing}, '{TriggerKind.EVENT.value}', e.id, w.window_start, {recheck} "
             f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
             f"FROM {events} e WHERE {where}) e "
-            f"JOIN {windows} w ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
-            [goal.pk, version, *value_params, *where_params, spec.tz.key],
-        )
+            f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
+            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
+            [
+                goal.pk, version, *value_params, *where_params, span.days, span.window_starts,
+                spec.tz.key,
+            ],
+        )  # fmt: skip
         count = cursor.rowcount
         if key:
             # Values that are not plain amounts ("1e3", " 5", 0.1234567, "n/a"): Python decides.
             cursor.execute(
                 f"SELECT s.trigger_id, e.data #> %s FROM {staging} s JOIN {events} e "
-                f"ON e.id = s.trigger_id WHERE s.recheck",
+                f"ON e.id = s.trigger_id WHERE s.recheck AND {_shard_sql('s', shard)}",
                 value_params,
             )
             ids, amounts, missings = [], [], []
@@ -754,7 +775,6 @@ def _stage_events_sql(spec: GoalSpec, *, version: int, staging: str) -> int:
                     f"AS f(id, amount, missing) WHERE s.trigger_id = f.id",
                     [ids, amounts, missings],
                 )
-        cursor.execute(f"DROP TABLE {windows}")
     return count
 
 
@@ -776,20 +796,32 @@ def build_attributed(
     # PostgreSQL: an unlogged table, which the shards' connections can read (a temporary
     # one is private to its connection); neither writes the write-ahead log.
     scratch = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
+    in_sql = rows is None and _events_in_sql(spec)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {staging}")
         cursor.execute(
-            f"CREATE {scratch} TABLE {staging} AS SELECT {column_list} FROM {achievements}"
+            f"CREATE {scratch} TABLE {staging} AS SELECT {column_list}"
+            f"{', CAST(NULL AS BOOLEAN) AS recheck' if in_sql else ''} FROM {achievements}"
             " WHERE 1 = 0"
         )
     try:
         clock = time.perf_counter()
-        if rows is None and _events_in_sql(spec):
-            count = _stage_events_sql(spec, version=version, staging=staging)
+        if in_sql:
+            span = _event_span(spec)
+            shards = _shards(span.count)
+            count = sum(
+                _on_shards(
+                    shards,
+                    lambda shard: _stage_events_sql(
+                        spec, version=version, staging=staging, span=span, shard=shard
+                    ),
+                )
+            )
         else:
             inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
             chunks = evaluate(spec, version=version) if rows is None else rows
             count = sum(inserter.insert(chunk) for chunk in chunks)
+            shards = _shards(count)
         staged_in = time.perf_counter() - clock
         if connection.vendor == "postgresql":
             # Fresh tables have no statistics yet; without them the planner assumes a few
@@ -807,7 +839,6 @@ def build_attributed(
                 )
 
         clock = time.perf_counter()
-        shards = _shards(count)
         _on_shards(shards, attribute_share)
         logger.info(
             "goal %s version %s: evaluated and staged %s rows in %.2fs, attributed and stored "
@@ -837,12 +868,14 @@ def _shards(rows: int) -> int:
 
 
 def _shard_sql(alias: str, shard: Shard) -> str:
-    """A condition keeping the rows of ``alias`` whose person falls in ``shard``: by a byte of
-    the person key, so each person's rows all land in one share (PostgreSQL only)."""
+    """A condition keeping the rows of ``alias`` whose person falls in ``shard`` (PostgreSQL
+    only): a range of person keys by their first byte (random in version 4 keys), so each
+    person's rows land in one share, and each share writes its own part of the indexes that
+    lead with the person (no two connections contending for the same index pages)."""
     if shard is None:
         return "1 = 1"
     index, count = shard
-    return f"get_byte(uuid_send({alias}.person_key), 15) %% {count} = {index}"
+    return f"get_byte(uuid_send({alias}.person_key), 0) * {count} / 256 = {index}"
 
 
 def _on_shards(count: int, work: Callable[[Shard], T]) -> list[T]:

@@ -87,7 +87,8 @@ def test_a_build_over_two_connections_equals_the_build_on_one(
     goal = helpers.recompute_now(goal)
 
     expected = 2 if connection.vendor == "postgresql" else 1  # SQLite: one connection only
-    assert shard_counts == [expected, expected]  # the achievements, then the rollup
+    # Staging (when done in SQL), the achievements, then the rollup: all on two connections.
+    assert len(shard_counts) >= 2 and set(shard_counts) == {expected}
     assert (helpers.results(goal), stored_cells(goal)) == one_connection
     assert_rollup_is_a_full_rebuild(goal)
     assert_same_reports(goal)
@@ -103,4 +104,4 @@ def test_a_build_inside_a_transaction_stays_on_its_connection(
     with transaction.atomic():  # other connections could not see what it writes
         goal = helpers.recompute_now(goal)
         assert len(helpers.results(goal)) == 1
-    assert shard_counts == [1, 1]
+    assert len(shard_counts) >= 2 and set(shard_counts) == {1}

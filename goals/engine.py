@@ -9,8 +9,9 @@ Data flows one way (STYLE.md): ingestion stores raw rows and queues
 filter holds at that moment. It runs for a whole goal (recompute) or for a set of people
 (incremental), with the same code, so the two cannot disagree.
 
-**Attribution** is one UPDATE per goal (or per chunk of people) whose correlated subquery picks,
-for each achievement, the best qualifying message: the set-based twin of
+**Attribution** of a whole version is an as-of join written while the achievements are copied
+in (``build_attributed``); for a set of people it is one UPDATE per chunk whose correlated
+subquery picks, for each achievement, the best qualifying message. Both are set-based twins of
 ``goals.attribution.attribute``, tested against it.
 
 **Order independence.** Incremental processing never applies a delta: for every person the new
@@ -21,7 +22,8 @@ have had it arrived first.
 
 **Recomputes** build a new result version beside the current one (readers keep the old one),
 switch ``current_version`` in one short transaction, then catch up on the people whose data
-arrived while building. Two recomputes of one goal never build at once: a worker claims the
+arrived while building. A large build on PostgreSQL splits its people over several
+connections working at once (``_shards``). Two recomputes of one goal never build at once: a worker claims the
 goal with a conditional UPDATE on ``recompute_lease_until`` (a lease, not a database lock, so it
 works on SQLite and PostgreSQL alike, needs no connection held open for minutes, and expires if
 a worker dies). A build overtaken by a newer change is discarded at the switch (version check).

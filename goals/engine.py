@@ -23,11 +23,12 @@ have had it arrived first.
 **Recomputes** build a new result version beside the current one (readers keep the old one),
 switch ``current_version`` in one short transaction, then catch up on the people whose data
 arrived while building. A large build on PostgreSQL splits its people over several
-connections working at once (``_shards``). Two recomputes of one goal never build at once: a worker claims the
-goal with a conditional UPDATE on ``recompute_lease_until`` (a lease, not a database lock, so it
-works on SQLite and PostgreSQL alike, needs no connection held open for minutes, and expires if
-a worker dies). A build overtaken by a newer change is discarded at the switch (version check).
-Incremental updates and the switch serialise on the goal row (``select_for_update``).
+connections working at once (``_shards``). Two recomputes of one goal never build at once: a
+worker claims the goal with a conditional UPDATE on ``recompute_lease_until`` (a lease, not a
+database lock, so it works on SQLite and PostgreSQL alike, needs no connection held open for
+minutes, and expires if a worker dies). A build overtaken by a newer change is discarded at
+the switch (version check). Incremental updates and the switch serialise on the goal row
+(``select_for_update``).
 """
 
 from __future__ import annotations
@@ -589,7 +590,7 @@ def _asof_credit_sql(
         f"MAX(achieved_at) AS hi FROM {staging} z WHERE {_shard_sql('z', shard)} "
         f"GROUP BY person_key) r "
         f"ON r.person_key = c.person_key AND {touch} >= r.lo AND {touch} <= r.hi "
-        f"WHERE NOT c.anonymous AND {in_sources}"
+        f"WHERE NOT c.anonymous AND {in_sources} AND {_shard_sql('c', shard)}"
     )
     order = "PARTITION BY {0}.p ORDER BY {0}.t, {0}.k, {0}.sent, {0}.mid ROWS UNBOUNDED PRECEDING"
     grouped = (
@@ -877,7 +878,13 @@ def _shard_sql(alias: str, shard: Shard) -> str:
     if shard is None:
         return "1 = 1"
     index, count = shard
-    return f"get_byte(uuid_send({alias}.person_key), 0) * {count} / 256 = {index}"
+
+    def bound(share: int) -> str:
+        return str(uuid.UUID(bytes=bytes([256 * share // count]) + bytes(15)))
+
+    # Plain comparisons (no function per row), so that they may also filter messages early.
+    lower = f"{alias}.person_key >= '{bound(index)}'"
+    return lower if index == count - 1 else f"{lower} AND {alias}.person_key < '{bound(index + 1)}'"
 
 
 def _on_shards(count: int, work: Callable[[Shard], T]) -> list[T]:

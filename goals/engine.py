@@ -1352,10 +1352,10 @@ def _recompute(*, goal_id: int) -> bool:
                     )
                 return False
             started = timezone.now()
-            if _build_and_switch(goal, target, started=started, lease=lease):
+            built = _build_and_switch(goal, target, started=started, lease=lease)
+            if built is not None:
                 clock = time.perf_counter()
-                Achievement.objects.filter(goal_id=goal_id).exclude(version=target).delete()
-                GoalRollup.objects.filter(goal_id=goal_id).exclude(version=target).delete()
+                _drop_other_versions(goal_id, keep=target, shards=_shards(built))
                 logger.info(
                     "goal %s: older versions dropped in %.2fs", goal_id, time.perf_counter() - clock
                 )
@@ -1371,10 +1371,30 @@ def _recompute(*, goal_id: int) -> bool:
         _release(goal_id, lease[0])
 
 
-def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list[datetime]) -> bool:
-    """Build version ``target`` beside the current one and switch readers to it.
+def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
+    """Delete the goal's achievements and rollup of every version but ``keep`` (readers have
+    switched to it), the achievements over ``shards`` connections at once."""
+    table = Achievement._meta.db_table
 
-    Returns False, leaving nothing behind, when a newer change arrived meanwhile. ``lease``
+    def drop_share(shard: Shard) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE goal_id = %s AND version <> %s "
+                f"AND {_shard_sql(table, shard)}",
+                [goal_id, keep],
+            )
+
+    _on_shards(shards, drop_share)
+    GoalRollup.objects.filter(goal_id=goal_id).exclude(version=keep).delete()
+
+
+def _build_and_switch(
+    goal: Goal, target: int, *, started: datetime, lease: list[datetime]
+) -> int | None:
+    """Build version ``target`` beside the current one and switch readers to it; returns its
+    number of achievements.
+
+    Returns None, leaving nothing behind, when a newer change arrived meanwhile. ``lease``
     holds this worker's lease token; it is renewed between phases and checked at the switch.
     """
     goal_id = goal.pk
@@ -1418,7 +1438,7 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list
         if locked.requested_version != target:
             Achievement.objects.filter(goal_id=goal_id, version=target).delete()
             GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
-            return False
+            return None
         Goal.objects.filter(pk=goal_id).update(
             current_version=target,
             rollup_version=target,
@@ -1426,7 +1446,7 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: list
             computed_at=timezone.now(),
             reconciled_through=started,
         )
-    return True
+    return count
 
 
 def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> None:

@@ -198,6 +198,26 @@ def test_it_filters_by_local_dates_inclusive(
     assert ids(api.get(url(goal), {"start": "2026-03-05"})) == [late.pk]
 
 
+def test_the_stored_local_dates_decide_after_the_workspace_changes_zone(
+    api: APIClient, goal: Goal, history: dict[str, Any], workspace: Workspace
+) -> None:
+    # The result's local dates were computed in Berlin; the zone changes 13 hours west.
+    workspace.time_zone = "Etc/GMT+12"
+    workspace.save()
+    assert ids(api.get(url(goal), {"start": "2026-03-02", "end": "2026-03-03"})) == [
+        history["b1"].pk,
+        history["c1"].pk,
+    ]
+    # 23:30 on the 1st in Berlin was 10:30 on the 1st at UTC-12: still the 1st, by its date.
+    assert ids(api.get(url(goal), {"start": "2026-03-01", "end": "2026-03-01"})) == [
+        history["a1"].pk
+    ]
+    workspace.time_zone = "Pacific/Kiritimati"  # UTC+14: 13 hours east of Berlin
+    workspace.save()
+    assert ids(api.get(url(goal), {"start": "2026-03-04"})) == [history["a2"].pk]
+    assert ids(api.get(url(goal), {"end": "2026-03-01"})) == [history["a1"].pk]
+
+
 def test_it_filters_by_source_and_attribution(
     api: APIClient,
     goal: Goal,

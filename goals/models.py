@@ -143,8 +143,9 @@ class TriggerKind(models.TextChoices):
 class Achievement(models.Model):
     """One achievement of a goal by a person, with its attribution, in one result version.
 
-    ``(goal, version, trigger_id, trigger_kind)`` is unique: the same trigger (an event, an
-    attribute change, a segment entry, a message) never makes two achievements.
+    The same trigger (an event, an attribute change, a segment entry, a message) never makes
+    two achievements: ``(goal, version, person_key, trigger_id, trigger_kind)`` is unique, and a
+    trigger belongs to one person (its key never changes).
     """
 
     # No index of its own on goal or on the credited message and sources: the composite
@@ -222,10 +223,12 @@ class Achievement(models.Model):
 
     class Meta:
         constraints = [
-            # The id before the kind: index entries then compare as integers, almost never
-            # as text (a third of the index's cost on a recompute's bulk insert).
+            # Led by the person: it is also the index of a version's rows by person, and a
+            # recompute writes rows in person order, so its entries arrive in order instead
+            # of at random places (a trigger's person is fixed, so including it loses no
+            # uniqueness). The id before the kind: integers compare faster than text.
             models.UniqueConstraint(
-                fields=["goal", "version", "trigger_id", "trigger_kind"],
+                fields=["goal", "version", "person_key", "trigger_id", "trigger_kind"],
                 name="achievement_unique_trigger",
             ),
         ]
@@ -233,7 +236,6 @@ class Achievement(models.Model):
             models.Index(
                 fields=["goal", "version", "local_date", "person_key"], name="ach_goal_day_person"
             ),
-            models.Index(fields=["goal", "version", "person_key"], name="ach_goal_person"),
         ]
 
     def __str__(self) -> str:

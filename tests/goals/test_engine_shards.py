@@ -63,8 +63,25 @@ def people_data(workspace: Workspace, campaign: Campaign, newsletter: Broadcast)
     return items
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        # Staged by SQL on each connection (PostgreSQL)...
+        {"type": "event", "name": "plan_activated"},
+        # ...or evaluated in Python once, then attributed on each connection.
+        {
+            "type": "event",
+            "name": "plan_activated",
+            "conditions": [{"key": "price", "op": "neq", "value": "n/a"}],
+        },
+    ],
+)
 def test_a_build_over_two_connections_equals_the_build_on_one(
-    workspace: Workspace, api: APIClient, settings: Any, shard_counts: list[int]
+    workspace: Workspace,
+    api: APIClient,
+    settings: Any,
+    shard_counts: list[int],
+    trigger: dict[str, Any],
 ) -> None:
     campaign = Campaign.objects.create(workspace=workspace, name="Onboarding", status="running")
     newsletter = Broadcast.objects.create(
@@ -72,7 +89,14 @@ def test_a_build_over_two_connections_equals_the_build_on_one(
     )
     settings.GOALS_BUILD_CONNECTIONS = 1
     goal = helpers.make_goal(
-        workspace, sources=[campaign, newsletter], impact_currency="EUR", impact_event_key="price"
+        workspace,
+        trigger=trigger,
+        sources=[campaign, newsletter],
+        impact_currency="EUR",
+        impact_event_key="price",
+    )
+    assert engine._events_in_sql(engine.GoalSpec.load(goal)) == (
+        connection.vendor == "postgresql" and "conditions" not in trigger
     )
     helpers.ingest(api, *people_data(workspace, campaign, newsletter))
     helpers.recompute_now(goal)

@@ -1647,8 +1647,9 @@ def catch_up(*, goal_id: int, since: datetime) -> None:
 
 def reconcile() -> dict[str, int]:
     """Periodic safety net (beat): restart recomputes whose task was lost, re-evaluate people
-    whose data arrived since the last pass (a task lost between commit and queue), and build
-    the rollup of results computed before rollups existed."""
+    whose data arrived since the last pass (a task lost between commit and queue), build the
+    rollup of results computed before rollups existed, and clear what builds that died left
+    (their staging tables; rows written for a goal deleted meanwhile)."""
     now = timezone.now()
     restarted = 0
     stuck = Goal.objects.filter(requested_version__gt=F("current_version")).filter(
@@ -1679,7 +1680,29 @@ def reconcile() -> dict[str, int]:
         "reconciled": reconciled,
         "rollups": rollups,
         "scratch_tables": _drop_stale_staging(now),
+        "orphaned_goals": _drop_orphaned_achievements(),
     }
+
+
+def _drop_orphaned_achievements() -> int:
+    """Delete achievements of goals that no longer exist: rows a build wrote after its goal
+    was deleted, when its worker died before removing them (achievements have no database
+    constraint on their goal). Returns how many goals' rows were deleted.
+
+    The goal ids present are found by a loose index scan (one index probe per goal, through
+    the indexes that lead with the goal), not by reading every achievement."""
+    table = Achievement._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE g(id) AS (SELECT MIN(goal_id) FROM {table} UNION ALL "
+            f"SELECT (SELECT MIN(goal_id) FROM {table} WHERE goal_id > g.id) FROM g "
+            f"WHERE g.id IS NOT NULL) SELECT id FROM g WHERE id IS NOT NULL"
+        )
+        present = {goal_id for (goal_id,) in cursor.fetchall()}
+    orphaned = present - set(Goal.objects.filter(pk__in=present).values_list("pk", flat=True))
+    for goal_id in orphaned:
+        _drop_if_goal_gone(goal_id)
+    return len(orphaned)
 
 
 def _drop_stale_staging(now: datetime) -> int:

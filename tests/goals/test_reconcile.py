@@ -84,3 +84,30 @@ def test_it_drops_the_staging_tables_of_builds_that_died(workspace: Workspace) -
     with connection.cursor() as cursor:
         for name in expected:
             cursor.execute(f"DROP TABLE {name}")
+
+
+def test_it_deletes_the_rows_of_a_goal_deleted_while_a_build_wrote_them(
+    workspace: Workspace,
+) -> None:
+    kept, gone = make_goal(workspace, name="Kept"), make_goal(workspace, name="Gone")
+    person = Person.objects.create(workspace=workspace, identifier="ada")
+    at = datetime(2026, 1, 14, 10, tzinfo=UTC)
+    rows = [
+        Achievement(
+            goal_id=goal.pk,
+            version=goal.current_version,
+            person_key=person.key,
+            achieved_at=at,
+            local_date=at.date(),
+            trigger_kind="event",
+            trigger_id=n,
+        )
+        for n, goal in enumerate([kept, gone, gone])
+    ]
+    Goal.objects.filter(pk=gone.pk).delete()
+    # What a worker that died mid-build leaves: rows written after its goal was deleted.
+    Achievement.objects.bulk_create(rows)
+
+    assert engine.reconcile()["orphaned_goals"] == 1
+    assert list(Achievement.objects.values_list("goal_id", flat=True)) == [kept.pk]
+    assert engine.reconcile()["orphaned_goals"] == 0

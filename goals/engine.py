@@ -241,19 +241,10 @@ def _segment_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -
     changes = SegmentMembershipChange.objects.filter(
         workspace_id=spec.goal.workspace_id, segment_id=int(spec.trigger.get("segment") or 0)
     )
-    for qs in _scoped(changes, person_keys):
-        rows = qs.order_by("person_key", "timestamp", "id").values_list(
-            "id", "person_key", "person_id", "timestamp", "action"
-        )
-        previous_key: uuid.UUID | None = None
-        inside = False
-        for change_id, key, person_id, at, action in rows.iterator(chunk_size=5000):
-            if key != previous_key:
-                previous_key, inside = key, False
-            entering = action == SegmentAction.ENTER
-            if entering and not inside and at >= spec.tracking_start:
-                yield Trigger(TriggerKind.SEGMENT, change_id, key, person_id, at)
-            inside = entering
+    yield from _becoming_true(
+        spec, changes, person_keys, TriggerKind.SEGMENT, "action",
+        lambda action: action == SegmentAction.ENTER,
+    )  # fmt: skip
 
 
 def _attribute_triggers(
@@ -263,19 +254,35 @@ def _attribute_triggers(
     change is "no attributes"). Setting the same value again is not a new achievement."""
     condition = spec.trigger
     changes = PersonAttributeChange.objects.filter(workspace_id=spec.goal.workspace_id)
+    yield from _becoming_true(
+        spec, changes, person_keys, TriggerKind.ATTRIBUTE, "attributes",
+        lambda attributes: conditions.matches(condition, attributes),
+    )  # fmt: skip
+
+
+def _becoming_true(
+    spec: GoalSpec,
+    changes: QuerySet[Any],
+    person_keys: Sequence[uuid.UUID] | None,
+    kind: str,
+    column: str,
+    holds: Callable[[Any], bool],
+) -> Iterator[Trigger]:
+    """The changes (by person, in time order) after which ``holds(column)`` is true while it
+    was false just before (false before a person's first change), from the tracking start."""
     for qs in _scoped(changes, person_keys):
         rows = qs.order_by("person_key", "timestamp", "id").values_list(
-            "id", "person_key", "person_id", "timestamp", "attributes"
+            "id", "person_key", "person_id", "timestamp", column
         )
         previous_key: uuid.UUID | None = None
-        was_matching = False
-        for change_id, key, person_id, at, attributes in rows.iterator(chunk_size=5000):
+        held = False
+        for change_id, key, person_id, at, value in rows.iterator(chunk_size=5000):
             if key != previous_key:
-                previous_key, was_matching = key, False
-            now_matching = conditions.matches(condition, attributes)
-            if now_matching and not was_matching and at >= spec.tracking_start:
-                yield Trigger(TriggerKind.ATTRIBUTE, change_id, key, person_id, at)
-            was_matching = now_matching
+                previous_key, held = key, False
+            now = holds(value)
+            if now and not held and at >= spec.tracking_start:
+                yield Trigger(kind, change_id, key, person_id, at)
+            held = now
 
 
 def _message_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterator[Trigger]:
@@ -1015,9 +1022,17 @@ def _add_person(
             prev = day
 
 
-def _per_day_query(goal_id: int, version: int) -> QuerySet[Any]:
-    """A version's achievements grouped by person, local day and credit."""
-    return (
+def rollup_units(
+    goal_id: int, version: int, person_keys: Sequence[uuid.UUID] | None = None
+) -> dict[RollupKey, Cell]:
+    """The rollup cells of a version's achievements (of ``person_keys``, or everyone).
+
+    One GROUP BY per person and day (and credit) streamed in person order, so memory holds one
+    person's days plus the cells, whose number depends on days and sources, not on people.
+    Incremental updates use it for the people they touch; ``build_rollup`` is its SQL twin for
+    a whole version (a test holds the two equal).
+    """
+    rows = (
         Achievement.objects.filter(goal_id=goal_id, version=version)
         .values(
             "person_key",
@@ -1031,6 +1046,7 @@ def _per_day_query(goal_id: int, version: int) -> QuerySet[Any]:
             micro=micro_sum(),
             missing=Count("id", filter=Q(revenue_missing=True)),
         )
+        .order_by("person_key", "local_date")
         .values_list(
             "person_key",
             "local_date",
@@ -1042,19 +1058,6 @@ def _per_day_query(goal_id: int, version: int) -> QuerySet[Any]:
             "missing",
         )
     )
-
-
-def rollup_units(
-    goal_id: int, version: int, person_keys: Sequence[uuid.UUID] | None = None
-) -> dict[RollupKey, Cell]:
-    """The rollup cells of a version's achievements (of ``person_keys``, or everyone).
-
-    One GROUP BY per person and day (and credit) streamed in person order, so memory holds one
-    person's days plus the cells, whose number depends on days and sources, not on people.
-    Incremental updates use it for the people they touch; ``build_rollup`` is its SQL twin for
-    a whole version (a test holds the two equal).
-    """
-    rows = _per_day_query(goal_id, version).order_by("person_key", "local_date")
     units: dict[RollupKey, Cell] = {}
     for qs in _scoped(rows, person_keys):
         current: Any = None
@@ -1301,16 +1304,13 @@ def recompute(*, goal_id: int) -> bool:
     task retries).
     """
     try:
-        built = _recompute(goal_id=goal_id)
+        return _recompute(goal_id=goal_id)
     except IntegrityError:
         # The goal was deleted while its result was being written (its rollup rows refer to
         # it), and went with its rows except those the build wrote after the deletion.
         if not _drop_if_goal_gone(goal_id):
             raise
         return False
-    if not built:
-        _drop_if_goal_gone(goal_id)
-    return built
 
 
 def _drop_if_goal_gone(goal_id: int) -> bool:
@@ -1365,7 +1365,10 @@ def _recompute(*, goal_id: int) -> bool:
                 return True
         return False
     except LeaseLost:
-        logger.warning("goal %s: lease lost during a build; another worker took over", goal_id)
+        # The goal row no longer held our lease: deleted (then drop what the build wrote for
+        # it), or taken over by another worker after the lease expired.
+        if not _drop_if_goal_gone(goal_id):
+            logger.warning("goal %s: lease lost during a build; another worker took over", goal_id)
         return False
     finally:
         _release(goal_id, lease[0])

@@ -144,7 +144,12 @@ def resolve_workspace(request: Request) -> tuple[Workspace, str] | None:
 
 
 class WorkspaceRolePermission(permissions.BasePermission):
-    """Authenticated, in a workspace; viewers may only read."""
+    """Authenticated, in a workspace; viewers may only read.
+
+    A write the role forbids on an object's URL looks the object up first: another
+    workspace's object, or none, is a 404 whatever the caller's role (SPEC §2), so only the
+    caller's own objects answer 403. The role is still checked here, before any handler runs.
+    """
 
     message = "Your role in this workspace cannot change data."
 
@@ -158,9 +163,14 @@ class WorkspaceRolePermission(permissions.BasePermission):
         workspace, role = resolved
         request.workspace = workspace  # type: ignore[attr-defined]
         request.workspace_role = role  # type: ignore[attr-defined]
-        if request.method in permissions.SAFE_METHODS:
+        if request.method in permissions.SAFE_METHODS or role in WRITE_ROLES:
             return True
-        return role in WRITE_ROLES
+        # An object's URL of a generic view (duck-typed: importing DRF's generics here would
+        # be circular, DRF's settings import this module).
+        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", None)
+        if lookup and lookup in getattr(view, "kwargs", {}):
+            view.get_object()  # Http404 outside the workspace
+        return False
 
 
 class _WorkspaceThrottle(throttling.SimpleRateThrottle):

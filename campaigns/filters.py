@@ -8,12 +8,14 @@ parameter and the allowed values, never a silently empty list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 
@@ -143,12 +145,34 @@ class SegmentFilter(django_filters.FilterSet):
 
 class StableOrderingFilter(OrderingFilter):
     """``?ordering=`` with the id as the last key: rows with equal names or timestamps keep
-    one order from page to page."""
+    one order from page to page. An unknown key is a 400 naming ``ordering`` (DRF would drop
+    it silently and answer in the default order, which a client cannot tell from success)."""
 
     ordering_description = (
         "Sort by `name`, `created_at` or `updated_at`; prefix `-` to reverse; "
         "several keys separated by commas."
     )
+
+    def remove_invalid_fields(
+        self, queryset: QuerySet[Any], fields: Iterable[str], view: Any, request: Request
+    ) -> list[str]:
+        fields = [term for term in fields if term]  # "name," is just "name"
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        unknown = [term for term in fields if term not in valid]
+        if unknown:
+            allowed = ", ".join(
+                name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
+            )
+            raise ValidationError(
+                {
+                    self.ordering_param: [
+                        f'unknown ordering "{term}"; expected one of {allowed} '
+                        "(prefix - to reverse)"
+                        for term in unknown
+                    ]
+                }
+            )
+        return valid
 
     def get_ordering(self, request: Request, queryset: QuerySet[Any], view: Any) -> list[str]:
         ordering = list(super().get_ordering(request, queryset, view) or [])

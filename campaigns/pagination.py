@@ -1,9 +1,68 @@
+"""The one pagination of every API list (SPEC §7: ``?page=``, ``?page_size=`` up to 500).
+
+Bad values are a 400 naming the parameter, like every other bad query parameter, never DRF's
+bare 404 ``{"detail": "Invalid page."}`` nor a silently ignored ``page_size``:
+
+* ``page``: a whole number from 1 (or ``last``); a page past the end is a 400 that says how
+  many pages there are. The first page of an empty list exists (an empty ``results``).
+* ``page_size``: a whole number from 1; sizes above 500 are cut to 500 (DRF's
+  ``max_page_size``), so a client asking for "everything" gets the largest pages there are.
+
+An empty parameter (``?page=``) counts as not given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+
+
+def _whole_number(text: str) -> int | None:
+    """``text`` as a whole number of at least 1, or ``None`` (no signs, spaces or fractions)."""
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        return None
+    return int(text)
 
 
 class Pagination(PageNumberPagination):
-    """`?page=` and `?page_size=` (up to 500), as SPEC §7 fixes."""
-
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    page_query_description = "A page number from 1 (or `last`); past the last page is a 400."
+    page_size_query_description = "Results per page, from 1 (default 50); above 500 gives 500."
+
+    def get_page_size(self, request: Request) -> int:
+        text = request.query_params.get(self.page_size_query_param) or ""
+        if not text:
+            return self.page_size
+        size = _whole_number(text)
+        if size is None:
+            raise ValidationError(
+                {self.page_size_query_param: [f'must be a whole number from 1, not "{text}"']}
+            )
+        return min(size, self.max_page_size)
+
+    def get_page_number(self, request: Request, paginator: Paginator[Any]) -> int:
+        text = request.query_params.get(self.page_query_param) or "1"
+        if text in self.last_page_strings:
+            return paginator.num_pages
+        number = _whole_number(text)
+        if number is None:
+            raise ValidationError(
+                {self.page_query_param: [f'must be a whole number from 1 or "last", not "{text}"']}
+            )
+        if number > paginator.num_pages:
+            pages = paginator.num_pages
+            raise ValidationError(
+                {
+                    self.page_query_param: [
+                        f"there is no page {number}: the list has {pages} "
+                        f"page{'' if pages == 1 else 's'}"
+                    ]
+                }
+            )
+        return number

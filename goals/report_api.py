@@ -239,8 +239,11 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
             "per-source people are distinct per period. Every period has a row, empty ones "
             "included. With `Accept: text/csv` or `?format=csv` the same numbers come as CSV: "
             "one row per period x series, columns `period_start,series,source_type,source_id,"
-            "source_name,deleted,people,cumulative_people,achievements,revenue,currency`, "
-            "`series` being `total`, `source` or `unattributed`."
+            "source_name,deleted,people,cumulative_people,achievements,revenue,currency,"
+            "revenue_missing_achievements`, `series` being `total`, `source` or "
+            "`unattributed`; then one summary row per series for the whole range, with "
+            "`period_start` empty: unique people (`total_people`, each series' `people`), "
+            "achievements and revenue, and on the `total` one `revenue_missing_achievements`."
         ),
         tags=["goals"],
         parameters=[
@@ -259,10 +262,17 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
                         "CSV",
                         value=(
                             "period_start,series,source_type,source_id,source_name,deleted,"
-                            "people,cumulative_people,achievements,revenue,currency\r\n"
-                            "2026-03-02,total,,,,,3,3,4,120.00,EUR\r\n"
-                            "2026-03-02,source,campaign,7,Onboarding,false,2,,2,80.00,EUR\r\n"
-                            "2026-03-02,unattributed,,,,,1,,2,40.00,EUR\r\n"
+                            "people,cumulative_people,achievements,revenue,currency,"
+                            "revenue_missing_achievements\r\n"
+                            "2026-03-02,total,,,,,3,3,4,120.00,EUR,\r\n"
+                            "2026-03-02,source,campaign,7,Onboarding,false,2,,2,80.00,EUR,\r\n"
+                            "2026-03-02,unattributed,,,,,1,,2,40.00,EUR,\r\n"
+                            "2026-03-03,total,,,,,1,4,2,50.00,EUR,\r\n"
+                            "2026-03-03,source,campaign,7,Onboarding,false,2,,2,50.00,EUR,\r\n"
+                            "2026-03-03,unattributed,,,,,0,,0,0.00,EUR,\r\n"
+                            ",total,,,,,4,4,6,170.00,EUR,1\r\n"
+                            ",source,campaign,7,Onboarding,false,3,,4,130.00,EUR,\r\n"
+                            ",unattributed,,,,,1,,2,40.00,EUR,\r\n"
                         ),
                         media_type="text/csv",
                     )

@@ -565,6 +565,7 @@ CSV_COLUMNS = [
     "achievements",
     "revenue",
     "currency",
+    "revenue_missing_achievements",
 ]
 #: Spreadsheets run a cell starting with one of these as a formula; names are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -578,71 +579,95 @@ def money_text(amount: Decimal) -> str:
 def report_csv(report: GoalReport) -> str:
     """The report as CSV: one row per period x series, periods in order, and within a period
     the ``total`` row, then one ``source`` row per source (in ``by_source`` order), then the
-    ``unattributed`` row.
+    ``unattributed`` row. After the last period come the range's summary rows, in the same
+    series order, with ``period_start`` empty: what the JSON has besides its periods.
 
     Columns: ``period_start,series,source_type,source_id,source_name,deleted,people,
-    cumulative_people,achievements,revenue,currency``. ``series`` is ``total``, ``source`` or
-    ``unattributed``; the source columns are empty except on ``source`` rows (``deleted`` is
-    ``true``/``false`` there). ``people`` means what it means in the JSON: first achievement in
-    the range for ``total`` rows, distinct people of the period otherwise; ``cumulative_people``
-    is filled on ``total`` rows only (per-period distinct counts have no meaningful running
-    sum). ``currency`` is empty when the goal has no impact. A source name that a spreadsheet
-    would run as a formula is prefixed with ``'``.
+    cumulative_people,achievements,revenue,currency,revenue_missing_achievements``. ``series``
+    is ``total``, ``source`` or ``unattributed``; the source columns are empty except on
+    ``source`` rows (``deleted`` is ``true``/``false`` there). ``people`` means what it means in
+    the JSON: on period rows, first achievement in the range for ``total`` rows and distinct
+    people of the period otherwise; on summary rows, the unique people of the whole range
+    (``total_people``, and each series' ``people``), which per-period rows of a source or the
+    unattributed cannot add up to. ``cumulative_people`` is filled on ``total`` rows only
+    (per-period distinct counts have no meaningful running sum). ``currency`` is empty when the
+    goal has no impact. ``revenue_missing_achievements`` is filled on the ``total`` summary row
+    only. A source name that a spreadsheet would run as a formula is prefixed with ``'``.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     currency = report.currency
-    for index, total in enumerate(report.progress):
-        day = total.period_start.isoformat()
+
+    def row(
+        day: str,
+        series: str,
+        source: SourceRef | None,
+        people: int,
+        achievements: int,
+        revenue: Decimal,
+        *,
+        cumulative: int | str = "",
+        missing: int | str = "",
+    ) -> None:
+        source_cells = (
+            [source.type, source.id, _cell(source.name), "true" if source.deleted else "false"]
+            if source
+            else ["", "", "", ""]
+        )
         writer.writerow(
             [
                 day,
-                "total",
-                "",
-                "",
-                "",
-                "",
-                total.people,
-                total.cumulative_people,
-                total.achievements,
-                money_text(total.revenue),
+                series,
+                *source_cells,
+                people,
+                cumulative,
+                achievements,
+                money_text(revenue),
                 currency,
+                missing,
             ]
+        )
+
+    for index, total in enumerate(report.progress):
+        day = total.period_start.isoformat()
+        row(
+            day,
+            "total",
+            None,
+            total.people,
+            total.achievements,
+            total.revenue,
+            cumulative=total.cumulative_people,
         )
         for s in report.by_source:
             point = s.progress[index]
-            writer.writerow(
-                [
-                    day,
-                    "source",
-                    s.source.type,
-                    s.source.id,
-                    _cell(s.source.name),
-                    "true" if s.source.deleted else "false",
-                    point.people,
-                    "",
-                    point.achievements,
-                    money_text(point.revenue),
-                    currency,
-                ]
-            )
+            row(day, "source", s.source, point.people, point.achievements, point.revenue)
         point = report.unattributed.progress[index]
-        writer.writerow(
-            [
-                day,
-                "unattributed",
-                "",
-                "",
-                "",
-                "",
-                point.people,
-                "",
-                point.achievements,
-                money_text(point.revenue),
-                currency,
-            ]
-        )
+        row(day, "unattributed", None, point.people, point.achievements, point.revenue)
+
+    # The range's summary: the same series over the whole range, unique people included.
+    row(
+        "",
+        "total",
+        None,
+        report.total_people,
+        report.achievements,
+        report.revenue,
+        cumulative=report.total_people,
+        missing=report.revenue_missing_achievements,
+    )
+    for s in report.by_source:
+        row("", "source", s.source, s.people, s.achievements, s.revenue)
+    unattributed = report.unattributed
+    row(
+        "",
+        "unattributed",
+        None,
+        unattributed.people,
+        unattributed.achievements,
+        unattributed.revenue,
+    )
     return out.getvalue()
 
 

@@ -111,6 +111,27 @@ def test_a_viewer_token_reads_but_cannot_write(
     assert list(model.objects.values_list("name", "deleted_at")) == [(ours.name, None)]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_viewers_write_to_another_workspaces_or_no_object_is_not_found(
+    viewer_api: APIClient, other_workspace: Workspace, kind: str
+) -> None:
+    # The object is looked up before the role is checked: 404 outside the workspace (SPEC §2),
+    # 403 only for the viewer's own workspace's objects (above).
+    theirs = MAKERS[kind](other_workspace)
+
+    for path in [url(kind, theirs), f"/api/v1/{kind}/999999", f"/api/v1/{kind}/not-a-number"]:
+        responses = [
+            viewer_api.put(path, {"name": "Renamed"}),
+            viewer_api.patch(path, {"name": "Renamed"}),
+            viewer_api.delete(path),
+        ]
+        assert [r.status_code for r in responses] == [404, 404, 404], path
+        assert all("Globex" not in r.content.decode() for r in responses)
+
+    row = type(theirs).objects.get(pk=theirs.pk)
+    assert (row.name, row.deleted_at) == (theirs.name, None)
+
+
 def test_a_revoked_token_is_refused(
     api: APIClient, workspace: Workspace, make_token_client: Callable[..., APIClient]
 ) -> None:

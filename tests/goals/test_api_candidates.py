@@ -160,7 +160,9 @@ def test_it_paginates_across_pages_with_filters(api: APIClient, goal: Goal) -> N
     assert refs(page_1) == [("campaign", "launch prep"), ("campaign", "Launch prep")]
     assert refs(page_2) == [("broadcast", "SMS blast")]
     assert page_2.json()["next"] is None
-    assert api.get(url(goal), {**drafts, "page": 3}).status_code == 404
+    past = api.get(url(goal), {**drafts, "page": 3})
+    assert past.status_code == 400
+    assert past.json() == {"errors": {"page": ["there is no page 3: the list has 2 pages"]}}
 
 
 def test_it_filters_by_type(api: APIClient, goal: Goal) -> None:

@@ -549,6 +549,26 @@ def test_viewers_read_but_cannot_write(viewer_api: APIClient, goal: Goal) -> Non
     assert list(Goal.objects.values_list("name", flat=True)) == ["Trial to paid"]
 
 
+def test_a_viewers_write_to_another_workspaces_or_no_goal_is_not_found(
+    make_token_client: Any, other_workspace: Workspace, goal: Goal
+) -> None:
+    # Found before the role is checked: 404 outside the workspace, whatever the role.
+    outside_viewer = make_token_client(other_workspace, "viewer")
+    missing = detail(goal.pk + 1000)
+
+    for url in [detail(goal), missing]:
+        responses = [
+            outside_viewer.put(url, {"name": "X", "criteria": SIGNUP}),
+            outside_viewer.patch(url, {"name": "X"}),
+            outside_viewer.delete(url),
+        ]
+        assert [r.status_code for r in responses] == [404, 404, 404], url
+        assert all("Trial to paid" not in r.content.decode() for r in responses)
+        assert all("role" not in r.content.decode() for r in responses)
+
+    assert list(Goal.objects.values_list("name", flat=True)) == ["Trial to paid"]
+
+
 def test_it_needs_credentials(client: Any, goal: Goal) -> None:
     assert client.get(URL).status_code in (401, 403)
     assert client.get(detail(goal)).status_code in (401, 403)

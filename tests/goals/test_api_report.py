@@ -260,8 +260,12 @@ class TestCsv:
             "achievements",
             "revenue",
             "currency",
+            "revenue_missing_achievements",
         ]
-        assert len(rows) == 3 * (1 + 3 + 1)
+        # 3 days x (total, 3 sources, unattributed), then the range's summary of each series.
+        assert len(rows) == 3 * (1 + 3 + 1) + (1 + 3 + 1)
+        assert [r["period_start"] for r in rows[-5:]] == [""] * 5
+        rows = rows[:-5]
         totals = [r for r in rows if r["series"] == "total"]
         assert [
             {
@@ -298,6 +302,57 @@ class TestCsv:
             for r in unattributed
         ] == body["unattributed"]["progress"]
         assert {r["currency"] for r in rows} == {"EUR"}
+        assert {r["revenue_missing_achievements"] for r in rows} == {""}
+
+    def test_its_summary_rows_hold_the_ranges_totals_the_periods_cannot_add_up_to(
+        self, api: APIClient, goal: Goal
+    ) -> None:
+        body = api.get(url(goal), RANGE).json()
+
+        rows = self._rows(api.get(url(goal), {**RANGE, "format": "csv"}).content)
+
+        summary = [r for r in rows if r["period_start"] == ""]
+        numbers = ["people", "cumulative_people", "achievements", "revenue"]
+        assert [
+            (r["series"], r["source_name"], *(r[n] for n in numbers), r["currency"])
+            for r in summary
+        ] == [
+            ("total", "", "4", "4", "5", "25.29", "EUR"),
+            ("source", "Onboarding", "2", "", "3", "20.29", "EUR"),
+            ("source", "March newsletter", "1", "", "1", "5.00", "EUR"),
+            ("source", "Idle", "0", "", "0", "0.00", "EUR"),
+            ("unattributed", "", "1", "", "1", "0.00", "EUR"),
+        ]
+        assert [r["revenue_missing_achievements"] for r in summary] == ["1", "", "", "", ""]
+        # Everything the JSON has besides its periods.
+        total = summary[0]
+        assert (int(total["people"]), int(total["achievements"])) == (
+            body["total_people"],
+            body["achievements"],
+        )
+        assert (total["revenue"], total["currency"]) == (
+            body["impact"]["amount"],
+            body["impact"]["currency"],
+        )
+        assert int(total["revenue_missing_achievements"]) == body["revenue_missing_achievements"]
+        for row, series in zip(
+            summary[1:], [*body["by_source"], body["unattributed"]], strict=True
+        ):
+            source = series.get("source")
+            if source:
+                assert (row["source_type"], row["source_id"], row["deleted"]) == (
+                    source["type"],
+                    str(source["id"]),
+                    "true" if source["deleted"] else "false",
+                )
+            assert (int(row["people"]), int(row["achievements"]), row["revenue"]) == (
+                series["people"],
+                series["achievements"],
+                series["revenue"],
+            )
+        # Onboarding's people per day (1, 2, 0) add up to 3; the range has 2 unique people.
+        onboarding = [r for r in rows if r["source_name"] == "Onboarding" and r["period_start"]]
+        assert sum(int(r["people"]) for r in onboarding) == 3
 
     def test_errors_are_json_even_when_csv_was_asked_for(self, api: APIClient, goal: Goal) -> None:
         response = api.get(url(goal), {"start": "someday", "format": "csv"})

@@ -530,7 +530,7 @@ class TestCsv:
 
         rows = list(csv.DictReader(io.StringIO(report_csv(report))))
 
-        assert len(rows) == 2 * (1 + 2 + 1)
+        assert len(rows) == 2 * (1 + 2 + 1) + (1 + 2 + 1)
         assert [(r["period_start"], r["series"], r["source_name"]) for r in rows[:4]] == [
             ("2026-03-02", "total", ""),
             ("2026-03-02", "source", "March newsletter"),  # 1 person each: by name
@@ -549,6 +549,7 @@ class TestCsv:
             "achievements": "2",
             "revenue": "1.20",
             "currency": "EUR",
+            "revenue_missing_achievements": "",
         }
         assert rows[5] == {
             "period_start": "2026-03-03",
@@ -562,10 +563,21 @@ class TestCsv:
             "achievements": "1",
             "revenue": "0.20",
             "currency": "EUR",
+            "revenue_missing_achievements": "",
         }
         assert (rows[6]["source_name"], rows[6]["deleted"]) == ("Onboarding", "false")
         assert rows[7]["series"] == "unattributed"
         assert (rows[7]["people"], rows[7]["revenue"]) == ("1", "1.00")
+        # The range's summary: unique people over both days (ana counts once overall, and
+        # once per source), with period_start empty.
+        columns = ["period_start", "series", "source_name", "deleted", "people"]
+        columns += ["cumulative_people", "achievements", "revenue", "revenue_missing_achievements"]
+        assert [tuple(r[c] for c in columns) for r in rows[8:]] == [
+            ("", "total", "", "", "2", "2", "3", "1.30", "0"),
+            ("", "source", "March newsletter", "true", "1", "", "1", "0.20", ""),
+            ("", "source", "Onboarding", "false", "1", "", "1", "0.10", ""),
+            ("", "unattributed", "", "", "1", "", "1", "1.00", ""),
+        ]
 
     def test_a_source_name_a_spreadsheet_would_run_is_defused(
         self, goal: Goal, workspace: Workspace

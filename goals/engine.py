@@ -243,7 +243,7 @@ def _segment_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -
     )
     yield from _becoming_true(
         spec, changes, person_keys, TriggerKind.SEGMENT, "action",
-        lambda action: action == SegmentAction.ENTER,
+        lambda action: action == SegmentAction.ENTER, before=False,
     )  # fmt: skip
 
 
@@ -251,12 +251,14 @@ def _attribute_triggers(
     spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None
 ) -> Iterator[Trigger]:
     """A change from not matching to matching (the state before a person's first recorded
-    change is "no attributes"). Setting the same value again is not a new achievement."""
+    change is "no attributes", which ``neq`` and ``not_exists`` conditions already match).
+    Setting the same value again is not a new achievement."""
     condition = spec.trigger
     changes = PersonAttributeChange.objects.filter(workspace_id=spec.goal.workspace_id)
     yield from _becoming_true(
         spec, changes, person_keys, TriggerKind.ATTRIBUTE, "attributes",
         lambda attributes: conditions.matches(condition, attributes),
+        before=conditions.matches(condition, {}),
     )  # fmt: skip
 
 
@@ -267,9 +269,12 @@ def _becoming_true(
     kind: str,
     column: str,
     holds: Callable[[Any], bool],
+    *,
+    before: bool,
 ) -> Iterator[Trigger]:
     """The changes (by person, in time order) after which ``holds(column)`` is true while it
-    was false just before (false before a person's first change), from the tracking start."""
+    was false just before (``before``: whether it holds before a person's first change), from
+    the tracking start."""
     for qs in _scoped(changes, person_keys):
         rows = qs.order_by("person_key", "timestamp", "id").values_list(
             "id", "person_key", "person_id", "timestamp", column
@@ -278,7 +283,7 @@ def _becoming_true(
         held = False
         for change_id, key, person_id, at, value in rows.iterator(chunk_size=5000):
             if key != previous_key:
-                previous_key, held = key, False
+                previous_key, held = key, before
             now = holds(value)
             if now and not held and at >= spec.tracking_start:
                 yield Trigger(kind, change_id, key, person_id, at)

@@ -313,6 +313,39 @@ def test_attribute_triggers_fire_only_on_a_change_to_matching(
     ]
 
 
+def test_attribute_triggers_already_matching_with_no_attributes_wait_for_a_change_back(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """Before a person's first change they have no attributes, which ``neq`` and
+    ``not_exists`` already match: a first write that keeps them matching is no change."""
+    not_pro = make_goal(
+        workspace, trigger={"type": "attribute", "key": "plan", "op": "neq", "value": "pro"}
+    )
+    no_plan = make_goal(workspace, trigger={"type": "attribute", "key": "plan", "op": "not_exists"})
+
+    def put(person: str, ts: str, **attributes: Any) -> None:
+        ingest(
+            api, {"type": "person", "person": person, "attributes": attributes, "timestamp": ts}
+        )
+
+    put("ada", "2026-09-01T10:00:00Z", country="DE")  # matches both, as before: no change
+    put("ada", "2026-09-02T10:00:00Z", country="FR")
+    put("ada", "2026-09-03T10:00:00Z", plan="pro")  # matches neither
+    put("ada", "2026-09-04T10:00:00Z", plan="free")  # not pro again: not_pro achieved
+    put("bob", "2026-09-01T10:00:00Z", country="DE")
+    put("cyd", "2026-09-01T10:00:00Z", plan="pro")
+    put("cyd", "2026-09-02T10:00:00Z", plan=None)  # the plan removed: both achieved
+
+    assert [(r[0], r[1]) for r in results(not_pro)] == [
+        ("ada", "2026-09-04T10:00:00+00:00"),
+        ("cyd", "2026-09-02T10:00:00+00:00"),  # from pro to no plan
+    ]
+    assert [(r[0], r[1]) for r in results(no_plan)] == [("cyd", "2026-09-02T10:00:00+00:00")]
+    # A recompute from stored data agrees with what arrived one change at a time.
+    assert results(recompute_now(not_pro)) == results(not_pro)
+    assert results(recompute_now(no_plan)) == results(no_plan)
+
+
 def test_segment_triggers_and_segment_filters_at_that_moment(
     workspace: Workspace, api: APIClient
 ) -> None:

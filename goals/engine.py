@@ -76,7 +76,7 @@ from campaigns.models import (
     SegmentMembershipChange,
 )
 from campaigns.services import message_reach_refresh
-from goals import attribution, conditions
+from goals import attribution, conditions, partitions
 from goals.models import (
     NO_PREVIOUS_DAY,
     Achievement,
@@ -805,6 +805,9 @@ def build_attributed(
     ``evaluate``. A large build on PostgreSQL attributes its people in shares, each on its
     own connection at the same time (``_shards``)."""
     staging = f"goals_stage_{spec.goal.pk}_{version}"
+    # PostgreSQL: the rows go to a new table of their own, indexed and attached as the
+    # result's partition once written (``goals.partitions``).
+    partitioned = connection.vendor == "postgresql"
     achievements = Achievement._meta.db_table
     columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
     column_list = ", ".join(columns)
@@ -820,6 +823,7 @@ def build_attributed(
             " WHERE 1 = 0"
         )
     try:
+        target = partitions.create_leaf(spec.goal.pk, version) if partitioned else achievements
         clock = time.perf_counter()
         if in_sql:
             span = _event_span(spec)
@@ -848,18 +852,28 @@ def build_attributed(
             credited, params = _asof_credit_sql(spec, staging, columns, shard=shard)
             with _build_session(), connection.cursor() as cursor:
                 cursor.execute(
-                    f"INSERT INTO {achievements} ({column_list}, "
+                    f"INSERT INTO {target} ({column_list}, "
                     f"{', '.join(ATTRIBUTION_COLUMNS)}) {credited}",
                     params,
                 )
 
         clock = time.perf_counter()
         _on_shards(shards, attribute_share)
+        stored_in = time.perf_counter() - clock
+        clock = time.perf_counter()
+        if partitioned:
+            with _build_session():
+                partitions.attach_leaf(spec.goal.pk, version)
         logger.info(
             "goal %s version %s: evaluated and staged %s rows in %.2fs, attributed and stored "
-            "them in %.2fs on %s connection(s)", spec.goal.pk, version, count, staged_in,
-            time.perf_counter() - clock, shards,
+            "them in %.2fs on %s connection(s), indexed and attached them in %.2fs",
+            spec.goal.pk, version, count, staged_in, stored_in, shards,
+            time.perf_counter() - clock,
         )  # fmt: skip
+    except BaseException:
+        if partitioned:
+            partitions.drop_result(spec.goal.pk, version)
+        raise
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {staging}")
@@ -1323,6 +1337,8 @@ def _drop_if_goal_gone(goal_id: int) -> bool:
     was deleted (achievements have no database constraint on their goal)."""
     if Goal.objects.filter(pk=goal_id).exists():
         return False
+    if connection.vendor == "postgresql":
+        partitions.drop_goal_results(goal_id)
     deleted, _ = Achievement.objects.filter(goal_id=goal_id).delete()
     logger.info("goal %s was deleted during its recompute (%s rows dropped)", goal_id, deleted)
     return True
@@ -1379,9 +1395,23 @@ def _recompute(*, goal_id: int) -> bool:
         _release(goal_id, lease[0])
 
 
+def _drop_version(goal_id: int, version: int) -> None:
+    """Delete one version's achievements (on PostgreSQL: drop its table) and rollup."""
+    if connection.vendor == "postgresql":
+        partitions.drop_result(goal_id, version)
+    else:
+        Achievement.objects.filter(goal_id=goal_id, version=version).delete()
+    GoalRollup.objects.filter(goal_id=goal_id, version=version).delete()
+
+
 def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
     """Delete the goal's achievements and rollup of every version but ``keep`` (readers have
-    switched to it), the achievements over ``shards`` connections at once."""
+    switched to it): on PostgreSQL by dropping their tables, else row by row over ``shards``
+    connections at once."""
+    GoalRollup.objects.filter(goal_id=goal_id).exclude(version=keep).delete()
+    if connection.vendor == "postgresql":
+        partitions.drop_other_results(goal_id, keep=keep)
+        return
     table = Achievement._meta.db_table
 
     def drop_share(shard: Shard) -> None:
@@ -1393,7 +1423,6 @@ def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
             )
 
     _on_shards(shards, drop_share)
-    GoalRollup.objects.filter(goal_id=goal_id).exclude(version=keep).delete()
 
 
 def _build_and_switch(
@@ -1408,8 +1437,10 @@ def _build_and_switch(
     goal_id = goal.pk
     clock = time.perf_counter()
     spec = GoalSpec.load(goal)
-    # Leftovers of a build that died half-way carry this version: start clean.
-    Achievement.objects.filter(goal_id=goal_id, version=target).delete()
+    # Leftovers of a build that died half-way carry this version: start clean (on PostgreSQL
+    # ``build_attributed`` replaces the version's table).
+    if connection.vendor != "postgresql":
+        Achievement.objects.filter(goal_id=goal_id, version=target).delete()
     GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
     if spec.uses_attributes:
         # Deleted people's attribute history went with them. Their events, messages and
@@ -1444,8 +1475,7 @@ def _build_and_switch(
         if locked is None or locked.recompute_lease_until != lease[0]:
             raise LeaseLost(goal_id)  # deleted or taken over since the renewal: never switch
         if locked.requested_version != target:
-            Achievement.objects.filter(goal_id=goal_id, version=target).delete()
-            GoalRollup.objects.filter(goal_id=goal_id, version=target).delete()
+            _drop_version(goal_id, target)
             return None
         Goal.objects.filter(pk=goal_id).update(
             current_version=target,
@@ -1688,6 +1718,7 @@ def reconcile() -> dict[str, int]:
         "reconciled": reconciled,
         "rollups": rollups,
         "scratch_tables": _drop_stale_staging(now),
+        "result_tables": _drop_stale_results(now),
         "orphaned_goals": _drop_orphaned_achievements(),
     }
 
@@ -1698,8 +1729,9 @@ def _drop_orphaned_achievements() -> int:
     constraint on their goal). Returns how many goals' rows were deleted.
 
     The goal ids present are found by a loose index scan (one index probe per goal, through
-    the indexes that lead with the goal), not by reading every achievement."""
-    table = Achievement._meta.db_table
+    the indexes that lead with the goal), not by reading every achievement. On PostgreSQL only
+    the default partition is searched: results' own tables go with ``_drop_stale_results``."""
+    table = partitions.DEFAULT if connection.vendor == "postgresql" else Achievement._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH RECURSIVE g(id) AS (SELECT MIN(goal_id) FROM {table} UNION ALL "
@@ -1731,3 +1763,26 @@ def _drop_stale_staging(now: datetime) -> int:
         for name in stale:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")  # a name matched above
     return len(stale)
+
+
+def _drop_stale_results(now: datetime) -> int:
+    """Drop the result tables (PostgreSQL, ``goals.partitions``) no reader or build needs: of
+    deleted goals, and of versions other than the current one of goals no worker is building
+    (a build that died, or a replaced result whose table could not be dropped at once)."""
+    if connection.vendor != "postgresql":
+        return 0
+    # Tables first, goals second: a table made after this listing is left alone, and a goal's
+    # state read afterwards is at least as new as its table.
+    found = partitions.leaves()
+    goals = {
+        pk: (current, lease is not None and lease >= now)
+        for pk, current, lease in Goal.objects.values_list(
+            "pk", "current_version", "recompute_lease_until"
+        )
+    }
+    dropped = 0
+    for name, goal_id, version in found:
+        current, building = goals.get(goal_id, (None, False))
+        if version != current and not building:
+            dropped += partitions.drop_leaf(name)
+    return dropped

@@ -23,14 +23,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.errors import DomainError, NotFound
 from campaigns.models import Broadcast, Campaign, Workspace
 from campaigns.sources import tags_clean
 from goals import criteria as rules
-from goals import engine
+from goals import engine, partitions
 from goals.models import Goal, GoalSource
 
 
@@ -332,6 +332,9 @@ def goal_delete(*, goal: Goal) -> None:
     A recompute still queued for it finds no goal and does nothing.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Its result tables go whole instead of row by row (``goals.partitions``).
+            partitions.drop_goal_results(goal.pk)
         goal.delete()
 
 

@@ -14,7 +14,10 @@ For an achievement at instant A by person P, among P's messages from the goal's 
   start**: local midnight, in the workspace's time zone, W days before A's local date (W = 0:
   the same local day).
 * The achievement is credited to the qualifying message with the latest touch time; ties go to
-  the later ``sent_at``, then the higher message id. No qualifying message: unattributed.
+  the later ``sent_at``, then the higher message id: the client's delivery id (the message's
+  ``id`` in the API), compared by length, then character by character (``delivery_rank``), so
+  that numbered ids compare as numbers ("m10" above "m9") and the credit never depends on the
+  order the messages arrived in. No qualifying message: unattributed.
 * Anonymous messages and messages from no source (transactional) or from sources outside the
   goal never qualify. Deleted sources still do: deletion hides, it does not rewrite history.
 """
@@ -48,6 +51,13 @@ class Candidate:
     source: SourceRef | None
     anonymous: bool = False
     metrics: tuple[MetricEvent, ...] = ()
+    #: The client's delivery id (``Message.client_id``).
+    delivery_id: str = ""
+
+
+def delivery_rank(delivery_id: str) -> tuple[int, str]:
+    """How delivery ids order in a tie: the longer is higher, then by code point."""
+    return (len(delivery_id), delivery_id)
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def attribute(
     start = window_start(achieved_at, window_days=settings.window_days, tz=tz)
     if not_before is not None:
         start = max(start, not_before)
-    best: tuple[datetime, datetime, int] | None = None
+    best: tuple[datetime, datetime, tuple[int, str], int] | None = None
     credit: Credit | None = None
     for candidate in candidates:
         if candidate.anonymous or candidate.source is None or candidate.source not in sources:
@@ -130,7 +140,9 @@ def attribute(
         )
         if touched is None or touched > achieved_at or touched < start:
             continue
-        rank = (touched, candidate.sent_at, candidate.message_id)
+        rank = (
+            touched, candidate.sent_at, delivery_rank(candidate.delivery_id), candidate.message_id
+        )  # fmt: skip
         if best is None or rank > best:
             best = rank
             credit = Credit(candidate.message_id, candidate.source, touched)

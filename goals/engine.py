@@ -487,15 +487,23 @@ def _touch_sql(spec: GoalSpec, alias: str) -> str:
     return f"(CASE {alias}.channel {' '.join(whens)} END)"
 
 
+def _delivery_rank_sql(alias: str, direction: str = "") -> str:
+    """SQL order terms of ``attribution.delivery_rank`` for message ``alias``: the length of
+    its delivery id, then the id by code point (PostgreSQL's "C" collation compares UTF-8
+    bytes, which order as code points; SQLite's default BINARY collation does the same)."""
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    return f"LENGTH({alias}.client_id){direction}, {alias}.client_id{collate}{direction}"
+
+
 def _best_message_sql(spec: GoalSpec, outer: str) -> tuple[str, list[Any]]:
     """A correlated subquery: the id of the message credited with achievement row ``outer``.
 
     The SQL twin of ``goals.attribution.attribute``: the candidates are the person's
     non-anonymous messages from the goal's sources (deleted ones included) whose touch time is
     within [window_start, achieved_at]; the best is the latest touch, then the latest sent
-    time, then the highest id. It walks the person's messages through the
-    (person_key, sent_at) index. Channel and column names are inlined (they come from code);
-    source ids are parameters.
+    time, then the highest delivery id (``_delivery_rank_sql``). It walks the person's
+    messages through the (person_key, sent_at) index. Channel and column names are inlined
+    (they come from code); source ids are parameters.
     """
     if not spec.campaign_ids and not spec.broadcast_ids:
         return "CAST(NULL AS BIGINT)", []
@@ -512,7 +520,8 @@ def _best_message_sql(spec: GoalSpec, outer: str) -> tuple[str, list[Any]]:
         f" WHERE c.person_key = {outer}.person_key AND NOT c.anonymous"
         f" AND ({' OR '.join(in_sources)})"
         f" AND {touch} >= {outer}.window_start AND {touch} <= {outer}.achieved_at"
-        f" ORDER BY {touch} DESC, c.sent_at DESC, c.id DESC LIMIT 1)"
+        f" ORDER BY {touch} DESC, c.sent_at DESC, {_delivery_rank_sql('c', ' DESC')}, c.id DESC"
+        f" LIMIT 1)"
     )
     return sql, params
 
@@ -579,13 +588,14 @@ def _asof_credit_sql(
 
     The person's candidate touches and achievements are merged into one timeline ordered by
     time, touches before achievements at the same instant (a touch at A qualifies) and touches
-    at one instant by sent time, then id (the rule's tie-break). A running count of touches
-    numbers the groups, so each achievement shares its group with the latest touch at or
-    before it, which is the best candidate; it is credited when that touch is inside the
-    window. Each candidate message is read once, instead of once per achievement, and the
-    touch carries the columns the credit needs, so no message is looked up again. Touches
-    outside the span of their person's windows (the earliest window start to the latest
-    achievement) can never be credited and are left out of the timeline: this often halves it.
+    at one instant by sent time, then delivery id (the rule's tie-break: ``dl``, ``di``). A
+    running count of touches numbers the groups, so each achievement shares its group with the
+    latest touch at or before it, which is the best candidate; it is credited when that touch
+    is inside the window. Each candidate message is read once, instead of once per
+    achievement, and the touch carries the columns the credit needs, so no message is looked
+    up again. Touches outside the span of their person's windows (the earliest window start to
+    the latest achievement) can never be credited and are left out of the timeline: this often
+    halves it.
     With ``shard``, only the staged people of that share (``_shard_sql``).
     """
     messages = Message._meta.db_table
@@ -594,20 +604,28 @@ def _asof_credit_sql(
     staged = ", ".join(f"s.{c}" for c in columns)
     empty = ", ".join(f"NULL AS {c}" for c in columns)
     timeline = (
-        f"SELECT s.person_key AS p, s.achieved_at AS t, 1 AS k, NULL AS sent, NULL AS mid, "
-        f"NULL AS mc, NULL AS mb, {staged} FROM {staging} s WHERE {_shard_sql('s', shard)} "
+        f"SELECT s.person_key AS p, s.achieved_at AS t, 1 AS k, NULL AS sent, NULL AS dl, "
+        f"NULL AS di, NULL AS mid, NULL AS mc, NULL AS mb, {staged} FROM {staging} s "
+        f"WHERE {_shard_sql('s', shard)} "
         f"UNION ALL "
-        f"SELECT c.person_key, {touch}, 0, c.sent_at, c.id, c.campaign_id, c.broadcast_id, "
-        f"{empty} FROM {messages} c JOIN (SELECT person_key, MIN(window_start) AS lo, "
-        f"MAX(achieved_at) AS hi FROM {staging} z WHERE {_shard_sql('z', shard)} "
-        f"GROUP BY person_key) r "
+        f"SELECT c.person_key, {touch}, 0, c.sent_at, LENGTH(c.client_id), c.client_id, c.id, "
+        f"c.campaign_id, c.broadcast_id, {empty} FROM {messages} c "
+        f"JOIN (SELECT person_key, MIN(window_start) AS lo, MAX(achieved_at) AS hi "
+        f"FROM {staging} z WHERE {_shard_sql('z', shard)} GROUP BY person_key) r "
         f"ON r.person_key = c.person_key AND {touch} >= r.lo AND {touch} <= r.hi "
         f"WHERE NOT c.anonymous AND {in_sources} AND {_shard_sql('c', shard)}"
     )
-    order = "PARTITION BY {0}.p ORDER BY {0}.t, {0}.k, {0}.sent, {0}.mid ROWS UNBOUNDED PRECEDING"
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+    def order(a: str) -> str:
+        return (
+            f"PARTITION BY {a}.p ORDER BY {a}.t, {a}.k, {a}.sent, {a}.dl, {a}.di{collate}, {a}.mid "
+            f"ROWS UNBOUNDED PRECEDING"
+        )
+
     grouped = (
         f"SELECT u.*, COUNT(u.mid) OVER w AS grp, MAX(CASE WHEN u.k = 0 THEN u.t END) OVER w "
-        f"AS best_t FROM ({timeline}) u WINDOW w AS ({order.format('u')})"
+        f"AS best_t FROM ({timeline}) u WINDOW w AS ({order('u')})"
     )
     # The latest touch's columns, by a running MAX of (group number, value) packed in one
     # integer: group numbers only grow along the timeline. The second window orders rows as
@@ -616,7 +634,7 @@ def _asof_credit_sql(
         f"MAX(CASE WHEN g.k = 0 THEN g.grp * {_PACK} + COALESCE(g.{value}, 0) END) OVER w AS {name}"
         for value, name in (("mid", "best"), ("mc", "best_c"), ("mb", "best_b"))
     )
-    best = f"SELECT g.*, {packed} FROM ({grouped}) g WINDOW w AS ({order.format('g')})"
+    best = f"SELECT g.*, {packed} FROM ({grouped}) g WINDOW w AS ({order('g')})"
     inside = "h.best_t >= h.window_start"
     credit = ", ".join(
         f"CASE WHEN {inside} THEN {value} END AS {name}"

@@ -27,8 +27,15 @@ def at(text: str, tz: ZoneInfo = BERLIN) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=tz)
 
 
-def email(message_id: int, sent: datetime, *metrics: MetricEvent, source=ONBOARDING) -> Candidate:
-    return Candidate(message_id, "email", sent, source, False, tuple(metrics))
+def email(
+    message_id: int,
+    sent: datetime,
+    *metrics: MetricEvent,
+    source=ONBOARDING,
+    delivery_id: str | None = None,
+) -> Candidate:
+    delivery_id = f"m{message_id}" if delivery_id is None else delivery_id
+    return Candidate(message_id, "email", sent, source, False, tuple(metrics), delivery_id)
 
 
 def delivered(ts: datetime) -> MetricEvent:
@@ -116,6 +123,18 @@ class TestTheTouch:
         twin = email(4, at("2026-01-19T07:00"), delivered(touch))
         assert credit_of(achieved, sent_early, sent_late).message_id == 3  # type: ignore[union-attr]
         assert credit_of(achieved, sent_early, sent_late, twin).message_id == 4  # type: ignore[union-attr]
+
+    def test_the_higher_id_is_the_clients_delivery_id_not_the_arrival_order(self) -> None:
+        """Row ids follow arrival; delivery ids are the client's (SPEC §7), so a tie is decided
+        the same whichever message arrived first. Longer ids are higher ("m10" above "m9")."""
+        achieved = at("2026-01-20T08:00")
+        touch, sent = at("2026-01-19T08:00"), at("2026-01-19T07:00")
+        b_first = email(1, sent, delivered(touch), delivery_id="B-ada")
+        a_second = email(2, sent, delivered(touch), delivery_id="A-ada")
+        assert credit_of(achieved, b_first, a_second).message_id == 1  # type: ignore[union-attr]
+        ten_first = email(1, sent, delivered(touch), delivery_id="m10")
+        nine_second = email(2, sent, delivered(touch), delivery_id="m9")
+        assert credit_of(achieved, nine_second, ten_first).message_id == 1  # type: ignore[union-attr]
 
     def test_a_clicked_email_with_no_open_recorded_counts_as_opened(self) -> None:
         achieved = at("2026-01-20T08:00")

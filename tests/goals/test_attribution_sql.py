@@ -34,7 +34,8 @@ message_case = st.fixed_dictionaries(
         "channel": st.sampled_from(channels.CHANNELS),
         "source": st.sampled_from(["c1", "c1", "c2", "b1", "b1", "other", None]),
         "anonymous": st.booleans(),
-        "sent": st.integers(0, 5 * 24 * 60),
+        # Often the same minute, so ties on touch and sent time are decided by delivery id.
+        "sent": st.one_of(st.integers(0, 5 * 24 * 60), st.just(3 * 24 * 60)),
         "metrics": st.lists(metric_event, min_size=1, max_size=4),
     }
 )
@@ -56,13 +57,18 @@ settings_case = st.fixed_dictionaries(
 )
 @given(
     messages=st.lists(message_case, min_size=1, max_size=12),
+    delivery_numbers=st.permutations(range(5, 17)),
     goal_settings=settings_case,
     achieved=st.lists(
         st.tuples(st.integers(0, 2), st.integers(2 * 24 * 60, 6 * 24 * 60)), max_size=6
     ),
 )
 def test_sql_attribution_equals_the_reference_rule(
-    db: None, messages: list[dict], goal_settings: dict, achieved: list[tuple[int, int]]
+    db: None,
+    messages: list[dict],
+    delivery_numbers: list[int],
+    goal_settings: dict,
+    achieved: list[tuple[int, int]],
 ) -> None:
     workspace = services.workspace_create(name=f"w{next(names)}", time_zone=goal_settings["zone"])
     people = [Person.objects.create(workspace=workspace, identifier=f"p{i}") for i in range(3)]
@@ -98,7 +104,8 @@ def test_sql_attribution_equals_the_reference_rule(
         source = sources.get(case["source"] or "")
         row = Message.objects.create(
             workspace=workspace,
-            client_id=f"m{n}",
+            # Delivery ids in another order than arrival (and row ids), "m9" below "m10".
+            client_id=f"m{delivery_numbers[n]}",
             person=person,
             person_key=person.key if person else None,
             channel=case["channel"],
@@ -128,7 +135,7 @@ def test_sql_attribution_equals_the_reference_rule(
                 ref = ("broadcast", source.pk)
             candidates[case["person"]].append(
                 attribution.Candidate(
-                    row.pk, row.channel, row.sent_at, ref, anonymous, tuple(unique)
+                    row.pk, row.channel, row.sent_at, ref, anonymous, tuple(unique), row.client_id
                 )
             )
 

@@ -95,6 +95,26 @@ def test_an_achievement_is_attributed_to_the_last_qualifying_message(
     assert achievement.revenue == Decimal("29.90")
 
 
+def test_a_tie_goes_to_the_higher_delivery_id_whichever_message_arrived_first(
+    workspace: Workspace, api: APIClient, onboarding: Campaign, newsletter: Broadcast
+) -> None:
+    goal = make_goal(workspace, sources=[onboarding, newsletter])
+    sent, delivered = "2026-06-10T08:00:00Z", "2026-06-10T09:00:00Z"
+    for person, order in (("pat", (onboarding, newsletter)), ("quin", (newsletter, onboarding))):
+        for source in order:
+            key = "A" if source == onboarding else "B"
+            ingest(
+                api,
+                message(f"{key}-{person}", person, sent, source),
+                metric(f"{key}-{person}", "delivered", delivered),
+            )
+        ingest(api, event(person, "plan_activated", "2026-06-10T12:00:00Z"))
+
+    credited = {row[0]: row[5] for row in results(goal)}
+    assert credited == {"pat": "B-pat", "quin": "B-quin"}
+    assert results(recompute_now(goal)) == results(goal)
+
+
 def test_a_late_message_re_attributes_an_earlier_achievement(
     workspace: Workspace, api: APIClient, onboarding: Campaign
 ) -> None:

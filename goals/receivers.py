@@ -1,4 +1,6 @@
-"""Keeping achievements consistent when a person is deleted (connected in ``GoalsConfig``).
+"""Keeping results consistent with changes made outside the goals app (connected in
+``GoalsConfig``): a person deleted, a workspace's time zone changed.
+
 
 Achievements keep a deleted person's anonymous key, so they keep counting (SPEC §3); only their
 ``person`` link is cleared. Django's own ``SET_NULL`` would look the rows up by ``person_id``,
@@ -13,7 +15,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from campaigns.models import Person
+from campaigns.models import Person, Workspace
+from goals import engine
 from goals.models import Achievement, Goal
 
 
@@ -26,3 +29,23 @@ def clear_person_links(sender: type[Person], instance: Person, **kwargs: Any) ->
         versions |= Q(goal_id=goal_id, version__in=range(low, high + 1))
     if versions:
         Achievement.objects.filter(versions, person_key=instance.key).update(person=None)
+
+
+def note_time_zone_change(sender: type[Workspace], instance: Workspace, **kwargs: Any) -> None:
+    """pre_save: remember whether the workspace's stored time zone is about to change."""
+    if instance.pk is None or kwargs.get("raw"):
+        return
+    stored = Workspace.objects.filter(pk=instance.pk).values_list("time_zone", flat=True).first()
+    instance._time_zone_changed = stored is not None and stored != instance.time_zone  # type: ignore[attr-defined]
+
+
+def recompute_after_time_zone_change(
+    sender: type[Workspace], instance: Workspace, **kwargs: Any
+) -> None:
+    """post_save: a new time zone moves achievements' local days and attribution windows'
+    midnights (SPEC §2, §4.5), so every goal of the workspace is recomputed from stored data
+    (readers keep the previous result until then)."""
+    if getattr(instance, "_time_zone_changed", False):
+        instance._time_zone_changed = False  # type: ignore[attr-defined]
+        for goal in Goal.objects.filter(workspace_id=instance.pk):
+            engine.recompute_request(goal=goal)

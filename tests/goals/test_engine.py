@@ -115,6 +115,35 @@ def test_a_tie_goes_to_the_higher_delivery_id_whichever_message_arrived_first(
     assert results(recompute_now(goal)) == results(goal)
 
 
+def test_a_new_workspace_time_zone_recomputes_local_days_and_windows(
+    workspace: Workspace, api: APIClient, onboarding: Campaign
+) -> None:
+    workspace.time_zone = "America/New_York"
+    workspace.save()
+    goal = make_goal(workspace, sources=[onboarding], window_days=0)
+    ingest(
+        api,
+        message("m1", "ada", "2026-05-09T04:00:00Z", onboarding),
+        metric("m1", "delivered", "2026-05-09T05:00:00Z"),  # 01:00 on the 9th in New York
+        event("ada", "plan_activated", "2026-05-10T02:00:00Z"),  # 22:00 on the 9th there
+    )
+    achievement = only(goal)
+    assert achievement.local_date.isoformat() == "2026-05-09"
+    assert achievement.message is not None  # the same local day: inside a 0-day window
+
+    workspace.time_zone = "UTC"
+    workspace.save()  # the goal is recomputed (in-process, after the commit)
+
+    goal.refresh_from_db()
+    assert goal.current_version == 2 and goal.status == GoalStatus.READY
+    achievement = only(goal)
+    assert achievement.local_date.isoformat() == "2026-05-10"  # 02:00 on the 10th in UTC
+    assert achievement.message is None  # the touch was the day before: outside the window
+    workspace.name = "Renamed"
+    workspace.save()  # not a zone change: nothing to recompute
+    assert Goal.objects.get(pk=goal.pk).requested_version == 2
+
+
 def test_a_late_message_re_attributes_an_earlier_achievement(
     workspace: Workspace, api: APIClient, onboarding: Campaign
 ) -> None:

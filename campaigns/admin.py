@@ -38,6 +38,7 @@ from campaigns.models import (
     Membership,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     PersonAttributeChange,
     Role,
@@ -836,4 +837,19 @@ class MessageMetricAdmin(FactAdmin):
     search_related = {"message": (Message, "client_id")}
     search_help_text = "A message's exact id."
     raw_id_fields = ("message",)
+    ordering = ("-id",)
+
+
+@admin.register(PendingMetric)
+class PendingMetricAdmin(FactAdmin):
+    """Metrics waiting for a message that has not arrived (yet); stored on it when it does."""
+
+    list_display = (
+        "message_client_id", "metric", "machine", "timestamp", "received_at", "workspace",
+    )  # fmt: skip
+    list_filter = ("metric", "machine", WorkspaceFilter)
+    list_select_related = ("workspace",)
+    search_fields = ("=message_client_id",)
+    search_columns = ("message_client_id",)
+    search_help_text = "A message's exact id."
     ordering = ("-id",)

@@ -32,6 +32,7 @@ from campaigns.models import (
     Event,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     SegmentAction,
     SegmentMembershipChange,
@@ -113,11 +114,33 @@ class SegmentChangeSerializer(serializers.ModelSerializer):
 
 class MetricSerializer(serializers.ModelSerializer):
     message = serializers.CharField(source="message.client_id")
+    pending = serializers.SerializerMethodField(
+        help_text="false: stored on its message (201, 200)."
+    )
 
     class Meta:
         model = MessageMetric
-        fields = ["message", "metric", "timestamp", "machine"]
+        fields = ["message", "metric", "timestamp", "machine", "pending"]
         read_only_fields = fields
+
+    def get_pending(self, metric: MessageMetric) -> bool:
+        return False
+
+
+class PendingMetricSerializer(serializers.ModelSerializer):
+    message = serializers.CharField(source="message_client_id")
+    pending = serializers.SerializerMethodField(
+        help_text="true: no message with this id is stored yet (202); the metric is kept and "
+        "stored when the message arrives."
+    )
+
+    class Meta:
+        model = PendingMetric
+        fields = ["message", "metric", "timestamp", "machine", "pending"]
+        read_only_fields = fields
+
+    def get_pending(self, metric: PendingMetric) -> bool:
+        return True
 
 
 class MessageMetricSerializer(serializers.ModelSerializer):
@@ -275,7 +298,7 @@ class BatchBodySerializer(serializers.Serializer):
 class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in `items`.")
     status = serializers.IntegerField(
-        help_text="201, 200, 400, 404 or 409, as the item's own endpoint would answer."
+        help_text="201, 200, 202, 400, 404 or 409, as the item's own endpoint would answer."
     )
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
@@ -494,21 +517,26 @@ class MessageMetricsView(_IngestView):
         summary="Record a message metric",
         description=(
             "201 when stored; 200 when the same metric, timestamp and machine flag were "
-            "already stored. A metric the message's channel does not have is refused (400)."
+            "already stored. A metric the message's channel does not have is refused (400). "
+            "When no message with this id is stored yet, the metric is kept (202, "
+            '`"pending": true`) and stored when the message arrives; if the message\'s channel '
+            "turns out not to have that metric, it is dropped then."
         ),
         parameters=[MESSAGE_ID],
         request=MetricBodySerializer,
         responses={
             200: MetricSerializer,
             201: MetricSerializer,
+            202: PendingMetricSerializer,
             400: ERRORS_400,
-            404: NOT_FOUND,
         },
     )
     def post(self, request: Request, id: str) -> Response:
         result = ingestion.ingest_one(
             workspace=self.workspace, kind=ingestion.METRIC, body=request.data, path={"message": id}
         )
+        if isinstance(result.obj, PendingMetric):
+            return _answer(result, PendingMetricSerializer)
         return _answer(result, MetricSerializer)
 
 

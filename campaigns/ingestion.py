@@ -19,10 +19,15 @@ person upserts, events, segment changes, messages, metrics, person deletions. So
 follow its message in the same batch, and a deletion in a batch wins over data sent with it for
 the same person (the data is kept under the person's anonymous key, like any other history).
 
+A metric whose message is not stored is kept pending (202, ``PendingMetric``) and stored when
+the message arrives (``campaigns.services.pending_metrics_apply``), so a metric may also come
+first (SPEC §4.5).
+
 Repeats: an event ``id`` or a message ``id`` seen before is stored once (200); a message id
 repeated with different content is a conflict (409); a metric repeated with the same metric,
-timestamp and machine flag is stored once (200). Concurrent requests racing on the same ids are
-settled by the unique constraints, not by the pre-checks (see ``_insert_new``).
+timestamp and machine flag is stored once (200; 202 again while it is pending). Concurrent
+requests racing on the same ids are settled by the unique constraints, not by the pre-checks
+(see ``_insert_new``).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from campaigns import channels, services
+from campaigns import channels, services, values
 from campaigns.errors import DomainError
 from campaigns.models import (
     Broadcast,
@@ -49,6 +54,7 @@ from campaigns.models import (
     Event,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     PersonAttributeChange,
     Segment,
@@ -122,6 +128,8 @@ class Touched:
     event_ids: list[int] = field(default_factory=list)
     segment_change_ids: list[int] = field(default_factory=list)
     attribute_change_ids: list[int] = field(default_factory=list)
+    #: Client ids of messages not stored yet that metrics were kept pending for.
+    pending_client_ids: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(
@@ -129,6 +137,7 @@ class Touched:
             or self.event_ids
             or self.segment_change_ids
             or self.attribute_change_ids
+            or self.pending_client_ids
         )
 
 
@@ -264,16 +273,16 @@ class _Fields:
         return value
 
     def pk(self, name: str) -> int | None:
-        """The id of one of our rows: an integer (a string of digits is read as one)."""
+        """The id of one of our rows: an integer within 64 bits (a string of digits is read as
+        one)."""
         value = self.raw.get(name)
         if value is None:
             return None
-        if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            self.error(name, "must be an integer id")
+        try:
+            return values.parse_id(value)
+        except ValueError as exc:
+            self.error(name, str(exc))
             return None
-        return value
 
     def timestamp(self, name: str, *, default: datetime | None = None) -> datetime | None:
         value = self.raw.get(name)
@@ -431,17 +440,6 @@ _PARSERS: dict[str, Callable[[int, _Fields, datetime], Item | None]] = {
 }
 
 
-def _has_nul(value: Any) -> bool:
-    """Whether a JSON value holds U+0000 in any string, keys included."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def parse_item(index: int, raw: Any, now: datetime) -> Item | Errors:
     """Validate one raw batch item: the typed item, or its errors by field name."""
     if not isinstance(raw, dict):
@@ -456,10 +454,13 @@ def parse_item(index: int, raw: Any, now: datetime) -> Item | Errors:
     for name in raw:
         if name != "type" and name not in allowed:
             f.error(name, f"unknown field; a {kind} item has {', '.join(allowed)}")
-        elif _has_nul(raw[name]):
-            # PostgreSQL text and JSON cannot hold U+0000: refuse it here, per item, instead
-            # of failing the whole request at the database.
-            f.error(name, "must not contain the NUL character (U+0000)")
+        elif isinstance(raw[name], str | dict | list):
+            # What the database cannot store (U+0000, numbers such as 1e400 inside data or
+            # attributes) is refused here, per item and by its path, instead of failing the
+            # whole request at the database. Plain numbers are left to their field's reader.
+            problem = values.json_error(raw[name], name)
+            if problem is not None:
+                f.error(*problem)
     item = _PARSERS[kind](index, f, now)
     if item is None or f.errors:
         return f.errors
@@ -527,6 +528,7 @@ def _queue_processing(workspace_id: int, touched: Touched) -> Callable[[], None]
             event_ids=touched.event_ids,
             segment_change_ids=touched.segment_change_ids,
             attribute_change_ids=touched.attribute_change_ids,
+            pending_client_ids=sorted(touched.pending_client_ids),
         )
 
     return queue
@@ -1106,6 +1108,11 @@ class _Batch:
         for message in created:
             self.messages[message.client_id] = message
             self.touched.message_ids.add(message.pk)
+        # Metrics that came first waited for these messages (``_keep_pending``); they are
+        # stored now, and the task queued for the new messages derives what they imply.
+        services.pending_metrics_apply(
+            workspace_id=self.workspace.pk, client_ids=[m.client_id for m in created]
+        )
         for item in items:
             stored = self.messages[item.client_id]
             if first[item.client_id] is item and item.client_id not in lost:
@@ -1126,21 +1133,18 @@ class _Batch:
         if not items:
             return
         valid: list[tuple[MetricIn, Message]] = []
+        waiting: list[MetricIn] = []
         for item in items:
             message = self.messages.get(item.message_client_id)
             if message is None:
-                self.reject(
-                    item,
-                    "message",
-                    f"no message with id {item.message_client_id!r}",
-                    HTTPStatus.NOT_FOUND,
-                )
+                waiting.append(item)
                 continue
             reason = channels.metric_error(message.channel, item.metric)
             if reason is not None:
                 self.reject(item, "metric", reason)
                 continue
             valid.append((item, message))
+        self._keep_pending(waiting)
         if not valid:
             return
 
@@ -1177,3 +1181,28 @@ class _Batch:
         for item, metric in rows:
             status = HTTPStatus.CREATED if id(metric) in new_rows else HTTPStatus.OK
             self.answer(item, status, obj=metric)
+
+    def _keep_pending(self, items: list[MetricIn]) -> None:
+        """Keep metrics whose message is not stored (yet) until it is: 202 (SPEC §4.5).
+
+        Refusing them would make the outcome depend on arrival order. A repeat is kept once.
+        The task queued on commit looks for their message again, in case it was stored by a
+        request that committed meanwhile and so could not see them.
+        """
+        if not items:
+            return
+        rows = [
+            PendingMetric(
+                workspace=self.workspace,
+                message_client_id=item.message_client_id,
+                metric=item.metric,
+                timestamp=item.timestamp,
+                machine=item.machine,
+                received_at=self.now,
+            )
+            for item in items
+        ]
+        PendingMetric.objects.bulk_create(rows, ignore_conflicts=True)
+        self.touched.pending_client_ids.update(item.message_client_id for item in items)
+        for item, row in zip(items, rows, strict=True):
+            self.answer(item, HTTPStatus.ACCEPTED, obj=row)

@@ -467,3 +467,37 @@ class MessageMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}{' (machine)' if self.machine else ''} @ {self.timestamp}"
+
+
+class PendingMetric(models.Model):
+    """A metric that arrived before its message, kept until a message with that client id is
+    stored (SPEC §4.5: the result never depends on arrival order).
+
+    It was validated as far as it can be without the message (metric name, timestamp, machine
+    flag); ``campaigns.services.pending_metrics_apply`` then checks it against the message's
+    channel, moves it into ``MessageMetric`` and deletes it here. A message that never arrives
+    leaves its metrics here, where they count for nothing.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    message_client_id = models.CharField(
+        max_length=255, help_text="The client's delivery id of the message it waits for."
+    )
+    metric = models.CharField(max_length=16, choices=channels.METRIC_CHOICES)
+    timestamp = models.DateTimeField()
+    machine = models.BooleanField(default=False)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[WorkspaceQuerySet] = WorkspaceQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        constraints = [
+            # A retry is kept once; led by (workspace, message id), the lookup when it arrives.
+            models.UniqueConstraint(
+                fields=["workspace", "message_client_id", "metric", "timestamp", "machine"],
+                name="pending_metric_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.message_client_id} @ {self.timestamp} (pending)"

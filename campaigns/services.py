@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models import F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from campaigns.models import (
     Membership,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     Role,
     Segment,
@@ -26,6 +28,8 @@ from campaigns.models import (
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
 
 
 def _first_reached(levels: Iterable[str], *, human_only: bool) -> Subquery:
@@ -58,6 +62,71 @@ def message_reach_refresh(*, message_ids: Iterable[int]) -> int:
         reached_clicked_at=_first_reached(at_or_after[channels.CLICKED], human_only=False),
         reached_clicked_human_at=_first_reached(at_or_after[channels.CLICKED], human_only=True),
     )
+
+
+def pending_metrics_apply(
+    *, workspace_id: int, message_ids: Iterable[int] = (), client_ids: Iterable[str] = ()
+) -> set[int]:
+    """Store the metrics that arrived before their message, now that it is stored.
+
+    Looks at the ``PendingMetric`` rows waiting for these messages (by row id) and for these
+    client message ids; those whose message exists become ``MessageMetric`` rows (received
+    now, so the reconcile pass sees them like any new metric) and leave the pending table, the
+    others keep waiting. A metric the message's channel does not have is dropped with a
+    warning: it would have been refused had it come after the message, but its client was
+    answered 202 long ago. Idempotent and safe to run concurrently: a metric already stored is
+    stored once (the unique constraint), and deleting a moved row twice deletes it once.
+
+    Returns the ids of the messages that received metrics: their reach and people must be
+    re-derived, as after any new metric (``campaigns.tasks.process_ingested``).
+    """
+    message_ids = list(message_ids)
+    client_ids = set(client_ids)
+    wanted = Q(message_client_id__in=client_ids)
+    if message_ids:
+        wanted |= Q(
+            message_client_id__in=Message.objects.filter(pk__in=message_ids).values("client_id")
+        )
+    with transaction.atomic():
+        pending = list(PendingMetric.objects.in_workspace(workspace_id).filter(wanted))
+        if not pending:
+            return set()
+        messages = {
+            m.client_id: m
+            for m in Message.objects.in_workspace(workspace_id)
+            .filter(client_id__in={p.message_client_id for p in pending})
+            .only("id", "client_id", "channel")
+        }
+        now = timezone.now()
+        applied: list[int] = []
+        metrics: list[MessageMetric] = []
+        for row in pending:
+            message = messages.get(row.message_client_id)
+            if message is None:
+                continue  # still waiting for its message
+            applied.append(row.pk)
+            reason = channels.metric_error(message.channel, row.metric)
+            if reason is not None:
+                logger.warning(
+                    "Dropped a pending metric of message %r in workspace %s: %s",
+                    row.message_client_id,
+                    workspace_id,
+                    reason,
+                )
+                continue
+            metrics.append(
+                MessageMetric(
+                    workspace_id=workspace_id,
+                    message=message,
+                    metric=row.metric,
+                    timestamp=row.timestamp,
+                    machine=row.machine,
+                    received_at=now,
+                )
+            )
+        MessageMetric.objects.bulk_create(metrics, ignore_conflicts=True)
+        PendingMetric.objects.filter(pk__in=applied).delete()
+    return {m.message_id for m in metrics}
 
 
 # --- workspaces and tokens --------------------------------------------------------------------

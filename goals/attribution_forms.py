@@ -9,6 +9,7 @@ what lets it survive paging and filtering without JavaScript.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from campaigns import channels
+from campaigns import channels, values
 from goals import criteria as rules
 from goals.criteria import SOURCE_TYPES, SourceRef
 from goals.filters import SourceCandidateQuery
@@ -30,9 +31,10 @@ def ref_text(ref: SourceRef) -> str:
 
 def ref_parse(text: str) -> SourceRef | None:
     kind, _, pk = text.strip().partition(":")
-    if kind not in SOURCE_TYPES or not (pk.isascii() and pk.isdigit()) or int(pk) < 1:
-        return None
-    return (kind, int(pk))
+    if kind in SOURCE_TYPES and pk.isascii() and pk.isdigit():
+        with contextlib.suppress(ValueError):  # 0, or beyond 64 bits
+            return (kind, values.parse_id(pk))
+    return None
 
 
 class SourceRefsField(forms.Field):

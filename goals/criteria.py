@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from campaigns import channels
+from campaigns import channels, values
 from campaigns.errors import DomainError
 from campaigns.models import Broadcast, BroadcastKind, Campaign, Segment, Workspace
 from goals import currencies
@@ -102,14 +102,12 @@ class _References:
 
 
 def _pk(raw: Mapping[str, Any], name: str, path: str, errors: _Errors) -> int | None:
-    """An id: an integer (a string of digits is read as one, as ingestion does)."""
-    value = raw.get(name)
-    if isinstance(value, str) and value.isascii() and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        errors.add(f"{path}.{name}", "must be an integer id")
+    """An id: an integer within 64 bits (a string of digits is read as one, as ingestion does)."""
+    try:
+        return values.parse_id(raw.get(name))
+    except ValueError as exc:
+        errors.add(f"{path}.{name}", str(exc))
         return None
-    return value
 
 
 def _dotted_key(value: Any, path: str, errors: _Errors, *, what: str = "key") -> str | None:
@@ -153,6 +151,10 @@ def _condition(raw: Mapping[str, Any], path: str, errors: _Errors) -> dict[str, 
             return None
     elif not isinstance(value, str | int | float | bool):
         errors.add(f"{path}.value", "must be a string, a number or a boolean")
+        return None
+    problem = values.json_error(value, f"{path}.value")
+    if problem is not None:
+        errors.add(*problem)
         return None
     cleaned["value"] = value
     return cleaned if key is not None else None

@@ -53,6 +53,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BooleanField,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     Min,
@@ -70,12 +71,13 @@ from campaigns.models import (
     Event,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     PersonAttributeChange,
     SegmentAction,
     SegmentMembershipChange,
 )
-from campaigns.services import message_reach_refresh
+from campaigns.services import message_reach_refresh, pending_metrics_apply
 from goals import attribution, conditions, partitions
 from goals.models import (
     NO_PREVIOUS_DAY,
@@ -1716,6 +1718,7 @@ def reconcile() -> dict[str, int]:
     for goal_id in stuck.values_list("id", flat=True):
         tasks.recompute_goal.delay(goal_id)
         restarted += 1
+    waiting_metrics = _apply_waiting_metrics()
     reconciled = 0
     for goal_id, through in Goal.objects.filter(current_version__gt=0).values_list(
         "id", "reconciled_through"
@@ -1733,12 +1736,36 @@ def reconcile() -> dict[str, int]:
         rollups += rollup_backfill(goal_id=goal_id)
     return {
         "restarted": restarted,
+        "waiting_metrics": waiting_metrics,
         "reconciled": reconciled,
         "rollups": rollups,
         "scratch_tables": _drop_stale_staging(now),
         "result_tables": _drop_stale_results(now),
         "orphaned_goals": _drop_orphaned_achievements(),
     }
+
+
+def _apply_waiting_metrics() -> int:
+    """Store the metrics kept for a message that has arrived since, which its ingestion task
+    missed (lost between the commit and the queue, in the one race ``process_ingested``
+    covers): moved like the task moves them, received now, so the catch-up that follows
+    re-evaluates their people. Returns how many messages received metrics."""
+    arrived = PendingMetric.objects.filter(
+        Exists(
+            Message.objects.filter(
+                workspace_id=OuterRef("workspace_id"), client_id=OuterRef("message_client_id")
+            )
+        )
+    ).values_list("workspace_id", "message_client_id")
+    waiting: dict[int, set[str]] = defaultdict(set)
+    for workspace_id, client_id in arrived:
+        waiting[workspace_id].add(client_id)
+    moved = 0
+    for workspace_id, client_ids in waiting.items():
+        message_ids = pending_metrics_apply(workspace_id=workspace_id, client_ids=client_ids)
+        message_reach_refresh(message_ids=sorted(message_ids))
+        moved += len(message_ids)
+    return moved
 
 
 def _drop_orphaned_achievements() -> int:

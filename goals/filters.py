@@ -4,6 +4,7 @@ achievement list's (SPEC §7). Bad values are a 400 naming the parameter, never 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any, Final
 
@@ -12,7 +13,7 @@ from django import forms
 from django.db.models import F, QuerySet
 from django.db.models.functions import Lower
 
-from campaigns import channels
+from campaigns import channels, values
 from campaigns.filters import (
     AnyOfChoicesFilter,
     CommaSeparatedMultipleChoiceField,
@@ -107,11 +108,12 @@ class SourceField(forms.CharField):
         if not text:
             return None
         kind, _, pk = text.partition(":")
-        if kind not in SOURCE_TYPES or not (pk.isascii() and pk.isdigit()):
-            raise forms.ValidationError(
-                f'expected campaign:<id> or broadcast:<id>, not "{text}"', code="invalid"
-            )
-        return (kind, int(pk))
+        if kind in SOURCE_TYPES and pk.isascii() and pk.isdigit():
+            with contextlib.suppress(ValueError):  # 0, or beyond 64 bits
+                return (kind, values.parse_id(pk))
+        raise forms.ValidationError(
+            f'expected campaign:<id> or broadcast:<id>, not "{text}"', code="invalid"
+        )
 
 
 _DATE = {"invalid": "must be a date like 2025-11-30"}

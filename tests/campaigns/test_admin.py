@@ -24,6 +24,7 @@ from campaigns.models import (
     Membership,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     PersonAttributeChange,
     Role,
@@ -98,6 +99,9 @@ def make_rows(workspace: Workspace, label: str) -> Rows:
         workspace=workspace, message=message, metric="delivered", timestamp=now
     )
     services.message_reach_refresh(message_ids=[message.pk])
+    PendingMetric.objects.create(
+        workspace=workspace, message_client_id=f"{low}-msg-2", metric="opened", timestamp=now
+    )
     token, _ = services.api_token_create(workspace=workspace, name=f"{label} token")
     return Rows(campaign, broadcast, segment, person, event, message, token)
 
@@ -155,6 +159,7 @@ MARKERS = {
     "broadcast": ("Acme newsletter", "Globex newsletter"),
     "message": ("acme-msg-1", "globex-msg-1"),
     "messagemetric": ("acme-msg-1", "globex-msg-1"),
+    "pendingmetric": ("acme-msg-2", "globex-msg-2"),
 }
 
 
@@ -503,7 +508,14 @@ def test_deleting_a_person_keeps_their_history_under_their_key(owner: User, acme
 
 @pytest.mark.parametrize(
     "model",
-    ["event", "message", "messagemetric", "personattributechange", "segmentmembershipchange"],
+    [
+        "event",
+        "message",
+        "messagemetric",
+        "pendingmetric",
+        "personattributechange",
+        "segmentmembershipchange",
+    ],
 )
 def test_ingested_facts_are_read_only(
     superuser_client: Client, owner: User, acme: Rows, model: str
@@ -512,6 +524,7 @@ def test_ingested_facts_are_read_only(
         "event": acme.event,
         "message": acme.message,
         "messagemetric": MessageMetric.objects.get(message=acme.message),
+        "pendingmetric": PendingMetric.objects.get(workspace=acme.event.workspace),
         "personattributechange": PersonAttributeChange.objects.get(person=acme.person),
         "segmentmembershipchange": SegmentMembershipChange.objects.get(person=acme.person),
     }[model]
@@ -568,6 +581,7 @@ def test_messages_filter_by_source_channel_and_id(
         ("message", "acme-msg-1"),
         ("message", "acme-person"),
         ("messagemetric", "acme-msg-1"),
+        ("pendingmetric", "acme-msg-2"),
         ("personattributechange", "acme-person"),
         ("segmentmembershipchange", "acme-person"),
     ],
@@ -692,6 +706,16 @@ def add_metrics(workspace: Workspace, n: int) -> None:
         )
 
 
+def add_pending_metrics(workspace: Workspace, n: int) -> None:
+    for i in range(n):
+        PendingMetric.objects.create(
+            workspace=workspace,
+            message_client_id=f"late-{n}-{i}",
+            metric="opened",
+            timestamp=timezone.now(),
+        )
+
+
 def add_events(workspace: Workspace, n: int) -> None:
     for i in range(n):
         person = Person.objects.create(workspace=workspace, identifier=f"e-{n}-{i}")
@@ -722,6 +746,7 @@ def add_members(workspace: Workspace, n: int) -> None:
         ("broadcast", add_broadcasts),
         ("message", add_messages),
         ("messagemetric", add_metrics),
+        ("pendingmetric", add_pending_metrics),
         ("event", add_events),
         ("apitoken", add_tokens),
         ("membership", add_members),

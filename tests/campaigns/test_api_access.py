@@ -21,6 +21,7 @@ from campaigns.models import (
     Event,
     Message,
     MessageMetric,
+    PendingMetric,
     Person,
     Segment,
     SegmentMembershipChange,
@@ -186,19 +187,22 @@ def test_another_workspace_cannot_read_a_message(
 
 
 def test_another_workspace_cannot_add_metrics_to_a_message(
-    a_data: dict[str, Any], other_api: APIClient
+    a_data: dict[str, Any], other_api: APIClient, other_workspace: Workspace
 ) -> None:
+    # Their "m1" is not stored (yet) in their workspace: the metric waits there, for theirs.
     r = other_api.post(
         "/api/v1/messages/m1/metrics", {"metric": "delivered", "timestamp": T}, format="json"
     )
-    assert r.status_code == 404
+    assert r.status_code == 202
+    assert "campaign" not in r.content.decode()
     in_batch = other_api.post(
         "/api/v1/batch",
         {"items": [{"type": "metric", "message": "m1", "metric": "delivered", "timestamp": T}]},
         format="json",
     )
-    assert in_batch.json()["results"][0]["status"] == 404
+    assert in_batch.json()["results"][0]["status"] == 202
     assert not MessageMetric.objects.exists()
+    assert PendingMetric.objects.get().workspace == other_workspace
 
 
 def test_a_message_cannot_use_another_workspaces_sources(

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from campaigns import values
 from campaigns.models import Event, Person, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -109,6 +110,33 @@ def test_it_rejects_data_that_is_not_an_object(api: APIClient) -> None:
     assert r.status_code == 400
     assert list(r.json()["errors"]) == ["data"]
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "signup", "data": {"v": 1e400}}', "data.v"),
+        (b'{"name": "signup", "data": {"order": {"items": [1, -1e999]}}}', "data.order.items.1"),
+    ],
+)
+def test_it_rejects_numbers_beyond_the_float_range_in_data(
+    api: APIClient, body: bytes, field: str
+) -> None:
+    # Python's json reads 1e400 as inf, which no JSON column stores: a 400, never a 500.
+    r = api.post("/api/v1/people/cust-1/events", body, content_type="application/json")
+    assert r.status_code == 400
+    assert r.json() == {"errors": {field: [values.NON_FINITE_ERROR]}}
+    assert not Event.objects.exists()
+    assert not Person.objects.exists()
+
+
+def test_it_stores_large_integers_and_floats_in_data(api: APIClient, workspace: Workspace) -> None:
+    body = b'{"name": "signup", "data": {"big": 99999999999999999999, "max": 1.7e308}}'
+    r = api.post("/api/v1/people/cust-1/events", body, content_type="application/json")
+    assert r.status_code == 201, r.json()
+    data = Event.objects.get(workspace=workspace).data
+    assert data["big"] == 99999999999999999999
+    assert float(data["max"]) == 1.7e308  # PostgreSQL's jsonb gives it back as an integer
 
 
 def test_it_rejects_an_unparseable_timestamp(api: APIClient) -> None:

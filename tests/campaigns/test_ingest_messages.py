@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from campaigns import services
+from campaigns import services, values
 from campaigns.models import Broadcast, Campaign, Message, MessageMetric, Person, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +125,16 @@ def test_it_rejects_an_unknown_broadcast(api: APIClient) -> None:
     assert list(r.json()["errors"]) == ["broadcast"]
 
 
+@pytest.mark.parametrize("field", ["campaign", "broadcast"])
+@pytest.mark.parametrize("source_id", [99999999999999999999, "9" * 5000])
+def test_it_rejects_a_source_id_beyond_64_bits(api: APIClient, field: str, source_id: Any) -> None:
+    r = post_message(api, **{field: source_id})
+    assert r.status_code == 400
+    assert r.json() == {"errors": {field: [values.ID_RANGE_ERROR]}}
+    assert not Message.objects.exists()
+    assert not Person.objects.exists()
+
+
 def test_it_rejects_both_campaign_and_broadcast(
     api: APIClient, campaign: Campaign, broadcast: Broadcast
 ) -> None:
@@ -232,6 +242,7 @@ def test_it_stores_a_metric_and_the_task_sets_reached_columns(
         "metric": "opened",
         "timestamp": "2025-11-05T09:10:00Z",
         "machine": False,
+        "pending": False,
     }
     metric = MessageMetric.objects.get(workspace=workspace)
     assert (metric.metric, metric.machine) == ("opened", False)
@@ -318,8 +329,15 @@ def test_it_requires_a_metric_timestamp(api: APIClient) -> None:
     assert list(r.json()["errors"]) == ["timestamp"]
 
 
-def test_it_answers_404_for_a_metric_of_an_unknown_message(api: APIClient) -> None:
+def test_it_keeps_a_metric_of_an_unknown_message_pending(api: APIClient) -> None:
+    # What happens when the message arrives: tests/campaigns/test_ingest_pending_metrics.py.
     r = post_metric(api, "nope", metric="delivered", timestamp=SENT)
-    assert r.status_code == 404
-    assert "message" in r.json()["errors"]
+    assert r.status_code == 202
+    assert r.json() == {
+        "message": "nope",
+        "metric": "delivered",
+        "timestamp": SENT,
+        "machine": False,
+        "pending": True,
+    }
     assert not MessageMetric.objects.exists()

@@ -125,6 +125,20 @@ def test_it_rejects_non_object_attributes(api: APIClient) -> None:
     assert not Person.objects.exists()
 
 
+def test_it_rejects_numbers_beyond_the_float_range_in_attributes(
+    api: APIClient, workspace: Workspace
+) -> None:
+    put(api, "cust-1", {"attributes": {"plan": "pro"}})
+    for body in (b'{"attributes": {"v": 1e400}}', b'{"attributes": {"v": {"w": -1e400}}}'):
+        for identifier in ("cust-1", "cust-2"):  # an update, and a creation
+            r = api.put(f"/api/v1/people/{identifier}", body, content_type="application/json")
+            assert r.status_code == 400
+            assert list(r.json()["errors"]) in (["attributes.v"], ["attributes.v.w"])
+    assert list(Person.objects.values_list("identifier", "attributes")) == [
+        ("cust-1", {"plan": "pro"})
+    ]
+
+
 def test_it_rejects_an_invalid_email(api: APIClient) -> None:
     r = put(api, "cust-1", {"email": "not-an-email"})
     assert r.status_code == 400

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from campaigns import services
+from campaigns import services, values
 from campaigns.models import Person, Segment, SegmentMembershipChange, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,14 @@ def test_it_rejects_a_non_integer_segment(api: APIClient) -> None:
     r = post(api, {"segment": True, "action": "enter"})
     assert r.status_code == 400
     assert list(r.json()["errors"]) == ["segment"]
+
+
+@pytest.mark.parametrize("segment_id", [2**63, 99999999999999999999, "99999999999999999999"])
+def test_it_rejects_a_segment_id_beyond_64_bits(api: APIClient, segment_id: Any) -> None:
+    r = post(api, {"segment": segment_id, "action": "enter"})
+    assert r.status_code == 400
+    assert r.json() == {"errors": {"segment": [values.ID_RANGE_ERROR]}}
+    assert not Person.objects.exists()
 
 
 def test_it_rejects_a_naive_timestamp(api: APIClient, segment: Segment) -> None:

@@ -250,6 +250,7 @@ def test_it_filters_by_source_and_attribution(
         ({"start": "2026-03-04", "end": "2026-03-01"}, "end", "must be on or after start"),
         ({"source": "segment:3"}, "source", "expected campaign:<id> or broadcast:<id>"),
         ({"source": "campaign:x"}, "source", "expected campaign:<id> or broadcast:<id>"),
+        ({"source": f"campaign:{2**63}"}, "source", "expected campaign:<id> or broadcast:<id>"),
         ({"attributed": "yes"}, "attributed", 'must be true or false, not "yes"'),
     ],
 )

@@ -178,6 +178,24 @@ BAD_CRITERIA = [
         "must be an integer id",
     ),
     (
+        "segment trigger with a segment id beyond 64 bits",
+        {"trigger": {"type": "segment", "segment": 99999999999999999999}},
+        "criteria.trigger.segment",
+        "must be an integer id from 1 to 9223372036854775807",
+    ),
+    (
+        "message trigger with a campaign id beyond 64 bits",
+        {"trigger": {"type": "message", "metric": "sent", "campaign": 2**63}},
+        "criteria.trigger.campaign",
+        "must be an integer id from 1 to 9223372036854775807",
+    ),
+    (
+        "condition value beyond the float range (JSON 1e400)",
+        event(conditions=[{"key": "total", "op": "gt", "value": float("inf")}]),
+        "criteria.trigger.conditions.0.value",
+        "must be a finite number",
+    ),
+    (
         "message trigger without metric",
         {"trigger": {"type": "message"}},
         "criteria.trigger.metric",
@@ -849,6 +867,7 @@ BAD_SOURCES = [
     ),
     ("no id", [{"type": "campaign"}], "sources.0.id", "must be an integer id"),
     ("bad id", [{"type": "campaign", "id": "seven"}], "sources.0.id", "must be an integer id"),
+    ("id beyond 64 bits", [{"type": "campaign", "id": 2**63}], "sources.0.id", "from 1 to"),
     (
         "unknown key",
         [{"type": "campaign", "id": 1, "weight": 2}],

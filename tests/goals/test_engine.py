@@ -373,9 +373,7 @@ def test_attribute_triggers_already_matching_with_no_attributes_wait_for_a_chang
     no_plan = make_goal(workspace, trigger={"type": "attribute", "key": "plan", "op": "not_exists"})
 
     def put(person: str, ts: str, **attributes: Any) -> None:
-        ingest(
-            api, {"type": "person", "person": person, "attributes": attributes, "timestamp": ts}
-        )
+        ingest(api, {"type": "person", "person": person, "attributes": attributes, "timestamp": ts})
 
     put("ada", "2026-09-01T10:00:00Z", country="DE")  # matches both, as before: no change
     put("ada", "2026-09-02T10:00:00Z", country="FR")

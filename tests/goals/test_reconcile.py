@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 
-from campaigns.models import Event, Person, Workspace
+from campaigns.models import Campaign, Event, Message, PendingMetric, Person, Workspace
 from goals import engine
 from goals.models import Achievement, Goal, GoalStatus
 from tests.goals.helpers import make_goal
@@ -57,6 +57,46 @@ def test_it_evaluates_data_whose_ingestion_task_was_lost(workspace: Workspace) -
     # A second pass finds nothing new and changes nothing.
     engine.reconcile()
     assert Achievement.objects.filter(goal=goal).count() == 1
+
+
+def test_it_stores_metrics_kept_for_a_message_whose_task_missed_them(
+    workspace: Workspace,
+) -> None:
+    campaign = Campaign.objects.create(workspace=workspace, name="Onboarding", status="running")
+    goal = make_goal(workspace, sources=[campaign])
+    person = Person.objects.create(workspace=workspace, identifier="ada")
+    at = datetime(2026, 1, 14, 10, tzinfo=UTC)
+    # A metric kept before its message arrived, then the message, an achieving event, and no
+    # task that moved the metric (the race ``process_ingested`` covers, with the task lost).
+    PendingMetric.objects.create(
+        workspace=workspace, message_client_id="m1", metric="delivered", timestamp=at
+    )
+    message = Message.objects.create(
+        workspace=workspace,
+        client_id="m1",
+        person=person,
+        person_key=person.key,
+        channel="email",
+        campaign=campaign,
+        sent_at=at - timedelta(hours=1),
+    )
+    Event.objects.create(
+        workspace=workspace,
+        person=person,
+        person_key=person.key,
+        name="plan_activated",
+        timestamp=at + timedelta(hours=2),
+        client_id="e1",
+    )
+
+    assert engine.reconcile()["waiting_metrics"] == 1
+
+    assert not PendingMetric.objects.exists()
+    assert message.metrics.get().metric == "delivered"
+    goal.refresh_from_db()
+    achieved = Achievement.objects.get(goal=goal, version=goal.current_version)
+    assert (achieved.message_id, achieved.touch_at) == (message.pk, at)
+    assert engine.reconcile()["waiting_metrics"] == 0
 
 
 def test_it_drops_the_staging_tables_of_builds_that_died(workspace: Workspace) -> None:

@@ -205,6 +205,7 @@ def test_the_tag_filter_offers_the_workspaces_tags(editor_client: Client, goal: 
         ("status=paused", "status", 'unknown status "paused"'),
         ("channel=fax", "channel", 'unknown channel "fax"'),
         ("selected=campaign:x", "selected", "expected campaign:<id> or broadcast:<id>"),
+        (f"selected=campaign:{2**63}", "selected", "expected campaign:<id> or broadcast:<id>"),
     ],
 )
 def test_a_bad_filter_value_is_a_form_error(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
@@ -34,7 +35,15 @@ READ_CHART = """() => {
 
 
 def ago(days: int, hours: int = 1) -> str:
-    return (timezone.now() - timedelta(days=days, hours=hours)).isoformat()
+    """``days`` local days ago, ``hours`` before today's noon in the workspace's zone (Berlin):
+    counted from the current time instead, the day before's 23-hour gaps below would fall on
+    one local day when the tests run in the first hour of a day."""
+    noon = (
+        timezone.now()
+        .astimezone(ZoneInfo("Europe/Berlin"))
+        .replace(hour=12, minute=0, second=0, microsecond=0)
+    )
+    return (noon - timedelta(days=days, hours=hours)).isoformat()
 
 
 @pytest.fixture

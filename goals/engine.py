@@ -882,8 +882,16 @@ def build_attributed(
         stored_in = time.perf_counter() - clock
         clock = time.perf_counter()
         if partitioned:
-            with _build_session():
-                partitions.attach_leaf(spec.goal.pk, version)
+            indexes = partitions.leaf_indexes(spec.goal.pk, version)
+
+            def build_indexes(shard: Shard) -> None:
+                index, count = shard or (0, 1)
+                with connection.cursor() as cursor:
+                    for create in indexes.creates[index::count]:
+                        cursor.execute(create)
+
+            _on_shards(min(shards, len(indexes.creates)), build_indexes)
+            partitions.attach_leaf(spec.goal.pk, version, indexes)
         logger.info(
             "goal %s version %s: evaluated and staged %s rows in %.2fs, attributed and stored "
             "them in %.2fs on %s connection(s), indexed and attached them in %.2fs",

@@ -7,12 +7,12 @@ and the incremental engine read and write the parent table as before; PostgreSQL
 and prunes partitions by the goal and version every query names.
 
 A recompute (``engine.build_attributed``) loads its rows into a new, unattached table with no
-index (``create_leaf``), indexes it in one pass each (``attach_leaf``: about three times
-cheaper than maintaining the indexes row by row on a large shared table), then attaches it;
-replacing a result drops its table (``drop_other_results``) instead of deleting its rows one
-by one, which also leaves no dead rows for vacuum to clean. Dropping a partition locks the
-whole parent table for an instant, so it waits at most ``DROP_LOCK_TIMEOUT``; a table it could
-not drop then is dropped by ``engine.reconcile`` (``stale_leaves``).
+index (``create_leaf``), indexes it in one pass each (``leaf_indexes``: about three times
+cheaper than maintaining the indexes row by row on a large shared table), then attaches it
+(``attach_leaf``); replacing a result drops its table (``drop_other_results``) instead of
+deleting its rows one by one, which also leaves no dead rows for vacuum to clean. Dropping a
+partition locks the whole parent table for an instant, so it waits at most
+``DROP_LOCK_TIMEOUT``; a table it could not drop then is dropped by ``engine.reconcile``.
 
 SQLite keeps one plain table: nothing here is called there.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from django.db import OperationalError, connection, transaction
 
@@ -52,38 +53,54 @@ def create_leaf(goal_id: int, version: int) -> str:
     return leaf
 
 
-def attach_leaf(goal_id: int, version: int) -> None:
-    """Give a loaded result table the parent's indexes and constraints (each index built in
-    one pass over the rows), then attach it as the partition of ``(goal_id, version)``; the
-    attachment adopts the indexes instead of building them again."""
+@dataclass(frozen=True)
+class LeafIndexes:
+    """What gives a result table the parent's indexes: one ``CREATE INDEX`` each (largest
+    first, so that spreading them over connections in turn balances the work), then the
+    constraint clauses that make the primary key and unique indexes constraints, as the
+    parent's are (attaching adopts an index only when it matches in that too)."""
+
+    creates: list[str]
+    constraints: list[str]
+
+
+def leaf_indexes(goal_id: int, version: int) -> LeafIndexes:
+    """The parent's indexes, as ``LeafIndexes`` of the result table of ``(goal_id, version)``."""
     leaf = leaf_name(goal_id, version)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT i.relname, pg_get_indexdef(x.indexrelid), c.contype FROM pg_index x "
             "JOIN pg_class i ON i.oid = x.indexrelid "
             "LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid "
-            "WHERE x.indrelid = %s::regclass ORDER BY i.relname",
+            "WHERE x.indrelid = %s::regclass ORDER BY x.indnatts DESC, i.relname",
             [PARENT],
         )
         indexes = cursor.fetchall()
-        constraints = []
-        for number, (name, definition, kind) in enumerate(indexes):
-            own = f"{leaf}_{number}"
-            # "CREATE [UNIQUE] INDEX name ON ONLY public.goals_achievement USING btree (...)"
-            head, _, rest = definition.partition(f" INDEX {name} ON ONLY ")
-            columns = rest.split(" USING ", 1)[1]
-            cursor.execute(f"{head} INDEX {own} ON {leaf} USING {columns}")
-            if kind == "p":
-                constraints.append(f"ADD CONSTRAINT {own} PRIMARY KEY USING INDEX {own}")
-            elif kind == "u":
-                constraints.append(f"ADD CONSTRAINT {own} UNIQUE USING INDEX {own}")
-        if constraints:
-            cursor.execute(f"ALTER TABLE {leaf} {', '.join(constraints)}")
+    creates, constraints = [], []
+    for number, (name, definition, kind) in enumerate(indexes):
+        own = f"{leaf}_{number}"
+        # "CREATE [UNIQUE] INDEX name ON ONLY public.goals_achievement USING btree (...)"
+        head, _, rest = definition.partition(f" INDEX {name} ON ONLY ")
+        creates.append(f"{head} INDEX {own} ON {leaf} USING {rest.split(' USING ', 1)[1]}")
+        if kind == "p":
+            constraints.append(f"ADD CONSTRAINT {own} PRIMARY KEY USING INDEX {own}")
+        elif kind == "u":
+            constraints.append(f"ADD CONSTRAINT {own} UNIQUE USING INDEX {own}")
+    return LeafIndexes(creates, constraints)
+
+
+def attach_leaf(goal_id: int, version: int, indexes: LeafIndexes) -> None:
+    """Attach a loaded and indexed (``indexes.creates`` run) result table as the partition of
+    ``(goal_id, version)``; the attachment adopts its indexes instead of building them again.
+    Its statistics come from autovacuum's analyze: the build's own queries read it in full."""
+    leaf = leaf_name(goal_id, version)
+    with connection.cursor() as cursor:
+        if indexes.constraints:
+            cursor.execute(f"ALTER TABLE {leaf} {', '.join(indexes.constraints)}")
         cursor.execute(
             f"ALTER TABLE {PARENT} ATTACH PARTITION {leaf} FOR VALUES FROM (%s, %s) TO (%s, %s)",
             [goal_id, version, goal_id, version + 1],
         )
-        cursor.execute(f"ANALYZE {leaf}")
 
 
 def leaves() -> list[tuple[str, int, int]]:

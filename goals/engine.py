@@ -706,8 +706,9 @@ def _events_in_sql(spec: GoalSpec) -> bool:
 
 @dataclass(frozen=True)
 class _EventSpan:
-    """A simple event goal's trigger events: how many, and the window start of each local
-    day from the first one's to the last one's."""
+    """A simple event goal's trigger events: how many (counted up to ``SHARD_MIN_ROWS``: all a
+    build needs to know), and the window start of each local day from the first one's to the
+    last one's."""
 
     count: int
     days: list[date]
@@ -722,11 +723,15 @@ def _event_filter(spec: GoalSpec) -> tuple[str, list[Any]]:
 
 def _event_span(spec: GoalSpec) -> _EventSpan:
     where, params = _event_filter(spec)
+    events = Event._meta.db_table
     with connection.cursor() as cursor:
+        # Each part is a few index probes (the first and last event by time, and at most
+        # SHARD_MIN_ROWS index entries), however many events the goal has.
         cursor.execute(
-            f"SELECT COUNT(*), MIN(e.timestamp), MAX(e.timestamp) "
-            f"FROM {Event._meta.db_table} e WHERE {where}",
-            params,
+            f"SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {events} e WHERE {where} LIMIT %s) n), "
+            f"(SELECT MIN(e.timestamp) FROM {events} e WHERE {where}), "
+            f"(SELECT MAX(e.timestamp) FROM {events} e WHERE {where})",
+            [*params, SHARD_MIN_ROWS, *params, *params],
         )
         count, first, last = cursor.fetchone()
     if not count:

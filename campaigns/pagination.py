@@ -22,8 +22,9 @@ from rest_framework.request import Request
 
 
 def _whole_number(text: str) -> int | None:
-    """``text`` as a whole number of at least 1, or ``None`` (no signs, spaces or fractions)."""
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    """``text`` as a whole number of at least 1, or ``None`` (no signs, spaces or fractions;
+    at most 18 digits, so Python's limit on converting long digit strings is never hit)."""
+    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 18 or int(text) < 1:
         return None
     return int(text)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
+from campaigns import values
 from campaigns.models import WRITE_ROLES, ApiToken, Membership, Workspace, hash_token
 
 SESSION_WORKSPACE_KEY = "workspace_id"
@@ -98,8 +99,8 @@ def user_workspace(user: Any, wanted: Any) -> tuple[Workspace, str] | None:
     memberships = Membership.objects.filter(user_id=user.pk or 0).select_related("workspace")
     if wanted is not None and wanted != "":
         try:
-            wanted_id = int(wanted)
-        except (TypeError, ValueError):
+            wanted_id = values.parse_id(wanted)
+        except ValueError:  # not an id, or beyond the ids the database can hold
             raise WorkspaceChoiceError(invalid=True) from None
         membership = memberships.filter(workspace_id=wanted_id).first()
         if membership is not None:

@@ -199,7 +199,8 @@ def default_range(
             else max(start, timezone.localdate(timezone=workspace.tz))
         )
     if start is None:
-        start = end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+        # The calendar's first days have fewer than 30 days before them.
+        start = end - timedelta(days=min(DEFAULT_RANGE_DAYS - 1, end.toordinal() - 1))
     check_range(start=start, end=end)
     return start, end
 

@@ -447,6 +447,23 @@ class TestBadInput:
         assert body["end"] == today.isoformat()
         assert len(body["progress"]) == 30
 
+    @pytest.mark.parametrize(
+        ("params", "start", "end"),
+        [
+            ({"end": "0001-01-05"}, "0001-01-01", "0001-01-05"),  # not 30 days before it
+            ({"start": "9999-12-25", "end": "9999-12-31", "period": "week"}, None, "9999-12-31"),
+        ],
+    )
+    def test_the_calendars_first_and_last_days_are_a_range_like_any(
+        self, api: APIClient, goal: Goal, params: dict[str, str], start: str | None, end: str
+    ) -> None:
+        for how in ({}, {"format": "csv"}):
+            response = api.get(url(goal), {**params, **how})
+            assert response.status_code == 200, response.content
+        body = api.get(url(goal), params).json()
+        assert (body["start"], body["end"]) == (start or params["start"], end)
+        assert body["total_people"] == 0
+
     def test_it_rejects_a_range_longer_than_three_years(self, api: APIClient, goal: Goal) -> None:
         start = d("2023-01-01")
         longest = {

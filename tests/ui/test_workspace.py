@@ -62,6 +62,11 @@ def test_switching_to_a_workspace_one_is_not_a_member_of_is_not_found(
     client.force_login(owner)
     assert client.post("/goals/workspace/", {"workspace": other_workspace.pk}).status_code == 404
     assert client.post("/goals/workspace/", {"workspace": "abc"}).status_code == 404
+    too_big = "9" * 20  # beyond the ids the database can hold
+    assert client.post("/goals/workspace/", {"workspace": too_big}).status_code == 404
+    assert client.get("/goals/", {"workspace": too_big}).status_code == 404
+    # The API names the bad parameter, as for any malformed id.
+    assert client.get("/api/v1/goals", {"workspace": too_big}).status_code == 400
     assert SESSION_WORKSPACE_KEY not in client.session
 
 

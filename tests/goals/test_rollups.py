@@ -128,6 +128,29 @@ def test_a_report_from_the_rollup_equals_the_report_from_the_achievements(
     assert_same_reports(goal)
 
 
+def test_the_rollups_planner_settings_end_with_it(workspace: Workspace) -> None:
+    """``build_rollup`` steers PostgreSQL's planner (``ROLLUP_SESSION_SETTINGS``) for its own
+    statement only: the connection's next queries plan as usual."""
+    goal = make_goal(workspace)
+    achieve(goal, person(), d("2026-03-02"), revenue="5")
+    achieve(goal, person(), d("2026-03-03"), revenue="7")
+
+    def settings() -> dict[str, str]:
+        if connection.vendor != "postgresql":
+            return {}
+        with connection.cursor() as cursor:
+            names = list(engine.ROLLUP_SESSION_SETTINGS)
+            cursor.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [names])
+            return dict(cursor.fetchall())
+
+    before = settings()
+    build(goal)
+    assert settings() == before
+    if connection.vendor == "postgresql":
+        assert before["enable_sort"] == "on"
+    assert_same_reports(goal)
+
+
 def test_a_report_from_the_rollup_takes_three_queries_whatever_the_range(
     workspace: Workspace,
 ) -> None:

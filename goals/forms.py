@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final, cast
+from typing import Any, ClassVar, Final, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -163,6 +163,27 @@ class ConditionForm(forms.Form):
     op = forms.ChoiceField(choices=OPERATOR_CHOICES, initial="eq", label="Operator")
     value = forms.CharField(required=False, label="Value")
 
+    #: A row's inputs sit under the table's column headings, which label nothing for a screen
+    #: reader: each input is named by its row instead ("Condition 2 operator"). ``data-label``
+    #: keeps the pattern, so builder.js renames the inputs when it renumbers the rows.
+    row_noun: ClassVar[str] = "Condition"
+    part_names: ClassVar[dict[str, str]] = {"key": "key", "op": "operator", "value": "value"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        number = self.row_number
+        for name, part in self.part_names.items():
+            pattern = f"{self.row_noun} {{n}} {part}"
+            label = pattern.replace("{n}", number) if number else f"{self.row_noun} {part}"
+            self.fields[name].widget.attrs.update({"aria-label": label, "data-label": pattern})
+
+    @property
+    def row_number(self) -> str:
+        """The row's number as the page shows it (1 for ``conditions-0``); "" for the empty
+        form builder.js copies (it numbers the copy)."""
+        index = (self.prefix or "").rpartition("-")[2]
+        return str(int(index) + 1) if index.isdigit() else ""
+
     def is_blank(self) -> bool:
         """Nothing typed in (an added row left as it was is not even cleaned: no data)."""
         data = self.cleaned_data
@@ -186,6 +207,14 @@ class FilterForm(ConditionForm):
     key = forms.CharField(required=False, max_length=rules.MAX_KEY_LENGTH, label="Attribute")
 
     field_order = ["kind", "key", "op", "value", "segment"]
+    row_noun = "Filter"
+    part_names = {
+        "kind": "type",
+        "key": "attribute",
+        "segment": "segment",
+        "op": "operator",
+        "value": "value",
+    }
 
     def __init__(self, *args: Any, segment_choices: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -64,22 +64,50 @@ def source_label(ref: SourceRef, source: Campaign | Broadcast | None) -> str:
 
 
 def page_links(page: Page[Any], url_of: Any) -> list[dict[str, Any]]:
-    """The admin's paginator: a few pages around the current one and both ends, with "…"."""
+    """The admin's paginator: a few pages around the current one and both ends, with "…",
+    between "Previous" and "Next" (the product page's "click < or >"), each shown only where
+    there is such a page. Every item is a ``go`` value for an editor's form (which posts the
+    ticked boxes along) and an ``href`` for a viewer's link."""
     if page.paginator.num_pages < 2:
         return []
+
+    def link(number: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "number": number,
+            "current": number == page.number,
+            "go": f"page:{number}",
+            "href": url_of(number),
+            "label": str(number),
+            "aria_label": f"Page {number}",
+            **extra,
+        }
+
     items: list[dict[str, Any]] = []
+    if page.has_previous():
+        items.append(
+            link(
+                page.previous_page_number(),
+                step="previous",
+                rel="prev",
+                label="\u2039 Previous",
+                aria_label="Previous page",
+            )
+        )
     for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
         if number == page.paginator.ELLIPSIS:
             items.append({"ellipsis": True})
         else:
-            items.append(
-                {
-                    "number": number,
-                    "current": number == page.number,
-                    "go": f"page:{number}",
-                    "href": url_of(number),
-                }
+            items.append(link(int(number)))
+    if page.has_next():
+        items.append(
+            link(
+                page.next_page_number(),
+                step="next",
+                rel="next",
+                label="Next \u203a",
+                aria_label="Next page",
             )
+        )
     return items
 
 
@@ -273,7 +301,7 @@ class SourcePickerView(WorkspaceMixin, TemplateView):
 
         context = self.get_context_data(
             goal=goal,
-            title="Add sources",
+            title="Add sources" if self.can_edit else "Campaigns and broadcasts",
             subtitle=goal.name,
             state=state,
             rows=rows,
@@ -368,7 +396,7 @@ class SourcesEditView(WorkspaceMixin, TemplateView):
 
         context = self.get_context_data(
             goal=goal,
-            title="Edit sources",
+            title="Edit sources" if self.can_edit else "Sources",
             subtitle=goal.name,
             rows=rows,
             page=page,
@@ -422,7 +450,7 @@ class SettingsView(WorkspaceMixin, TemplateView):
     def render_page(self, goal: Goal, form: AttributionSettingsForm) -> HttpResponse:
         context = self.get_context_data(
             goal=goal,
-            title="Edit settings",
+            title="Edit settings" if self.can_edit else "Attribution settings",
             subtitle=goal.name,
             form=form,
             default_window=rules.DEFAULT_WINDOW_DAYS,

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from campaigns import sources
-from campaigns.models import Workspace
+from campaigns.models import Campaign, Workspace
 from goals import services, tasks
 from goals.models import Goal, GoalStatus
 from tests.browser.conftest import screenshot
@@ -83,6 +83,18 @@ def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
     row(page, "Campaign 12").locator("input[type=checkbox]").check()
     expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
 
+    # "Previous" and "Next" (the product page's < and >) carry the selection too.
+    expect(page.get_by_role("button", name="Next page")).to_have_count(0)  # the last page
+    page.get_by_role("button", name="Previous page").click()
+    page.wait_for_function("!new URLSearchParams(location.search).has('p')")
+    expect(row(page, "Campaign 01").locator("input[type=checkbox]")).to_be_checked()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+    expect(page.get_by_role("button", name="Previous page")).to_have_count(0)  # the first
+    page.get_by_role("button", name="Next page").click()
+    page.wait_for_url("**p=2**")
+    expect(row(page, "Campaign 12").locator("input[type=checkbox]")).to_be_checked()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+
     # A filter (broadcasts only) and back: both choices survive.
     page.locator("#changelist-filter details[data-filter-title=type]").get_by_role(
         "button", name="Broadcast"
@@ -150,3 +162,37 @@ def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
 
 def _sources(goal: Goal) -> list[Any]:
     return [row.campaign or row.broadcast for row in goal.sources.select_related("campaign")]
+
+
+def test_a_viewer_reaches_the_read_only_attribution_pages_from_the_goal_page(
+    page: Page, login: Callable[[User], Page], viewer: User, goal: Goal
+) -> None:
+    campaigns = Campaign.objects.filter(workspace=goal.workspace).order_by("name")[:12]
+    services.sources_change(goal=goal, add=[("campaign", c.pk) for c in campaigns])
+    login(viewer)
+    page.goto(f"/goals/{goal.pk}/")
+    expect(page.locator("#edit-sources")).to_have_count(0)
+    expect(page.locator("#edit-settings")).to_have_count(0)
+
+    page.get_by_role("link", name="View sources").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/sources/")
+    expect(page.locator("h1")).to_have_text("Sources")
+    expect(page.locator("#result_list tbody tr")).to_have_count(10)
+    expect(page.locator("#result_list input[type=checkbox]")).to_have_count(0)
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url("**p=2**")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    page.get_by_role("link", name="Previous page").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/sources/")
+
+    page.get_by_role("link", name="View settings").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/settings/")
+    expect(page.locator("h1")).to_have_text("Attribution settings")
+    expect(page.locator("#id_window_days")).to_be_disabled()
+    expect(page.locator("input[type=submit][value=Save]")).to_have_count(0)
+
+    page.goto(f"/goals/{goal.pk}/")
+    page.get_by_role("link", name="Browse campaigns and broadcasts").click()
+    page.wait_for_url(f"**/goals/{goal.pk}/sources/add/")
+    expect(page.locator("h1")).to_have_text("Campaigns and broadcasts")
+    expect(page.locator(".picker-readonly")).to_be_visible()

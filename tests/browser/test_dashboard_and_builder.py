@@ -15,7 +15,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from campaigns.models import Workspace
+from campaigns import services as campaign_services
+from campaigns.models import Membership, Role, Workspace
 from goals import services, tasks
 from goals.models import Goal
 from tests.browser.conftest import screenshot
@@ -198,3 +199,136 @@ def test_the_dashboard_follows_a_recompute_until_it_ends(
     # The page polls the goal's status and reloads itself with the new result.
     expect(row.locator(".field-status")).to_have_text("Ready", timeout=15_000)
     expect(row.locator(".field-total")).to_have_text("0")
+
+
+def inside_the_window(page: Page, locator: Any) -> bool:
+    """Shown, and wholly inside the window's width (nothing clipped, no sideways scrolling)."""
+    box = locator.bounding_box()
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    return (
+        locator.is_visible()
+        and box is not None
+        and box["width"] > 0
+        and box["x"] >= 0
+        and box["x"] + box["width"] <= width
+    )
+
+
+def test_the_builders_rows_fit_an_800px_window(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace
+) -> None:
+    login(owner)
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto("/goals/new/")
+    page.fill("#id_name", "Narrow")
+    page.fill("#id_event_name", "order_completed")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_role("button", name="Add filter").click()
+    page.get_by_role("button", name="Add filter").click()
+
+    # Every control of a filter row is on screen and usable, found by its accessible name.
+    for name in ("Filter 1 type", "Filter 1 attribute", "Filter 1 operator", "Filter 1 value"):
+        assert inside_the_window(page, page.get_by_label(name, exact=True)), name
+    remove = page.get_by_role("button", name="Remove filter 1", exact=True)
+    assert inside_the_window(page, remove)
+    assert inside_the_window(page, page.get_by_label("Condition 1 value", exact=True))
+    assert inside_the_window(page, page.get_by_role("button", name="Remove condition 1"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    screenshot(page, "builder-800")
+
+    page.get_by_label("Filter 1 attribute", exact=True).fill("country")
+    page.get_by_label("Filter 1 value", exact=True).fill("DE")
+    page.get_by_label("Filter 2 attribute", exact=True).fill("plan")
+    page.get_by_label("Filter 2 value", exact=True).fill("pro")
+    remove.click()
+    # The second row is now the first, and named so.
+    expect(page.get_by_label("Filter 1 attribute", exact=True)).to_have_value("plan")
+    expect(page.get_by_label("Filter 2 attribute", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Remove filter 2")).to_have_count(0)
+    page.get_by_role("button", name="Remove condition 1").click()
+
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r"/goals/\d+/$"))
+    assert Goal.objects.get(name="Narrow").criteria["filters"] == [
+        {"type": "attribute", "key": "plan", "op": "eq", "value": "pro"}
+    ]
+
+
+def test_the_builders_rows_stay_a_table_at_1280px(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace
+) -> None:
+    login(owner)
+    page.goto("/goals/new/")
+    page.get_by_role("button", name="Add filter").click()
+    headings = page.locator("[data-rows=filters] .builder-table thead")
+    expect(headings).to_be_visible()
+    value = page.get_by_label("Filter 1 value", exact=True)
+    remove = page.get_by_role("button", name="Remove filter 1")
+    assert inside_the_window(page, value) and inside_the_window(page, remove)
+    # One line: the value and the Remove button beside the type, as before.
+    kind = page.get_by_label("Filter 1 type", exact=True).bounding_box()
+    assert kind is not None
+    for control in (value, remove):
+        box = control.bounding_box()
+        assert box is not None and abs(box["y"] - kind["y"]) < 10
+
+
+def test_rows_and_radio_groups_have_accessible_names(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace
+) -> None:
+    login(owner)
+    page.goto("/goals/new/")
+    trigger = page.get_by_role("radiogroup", name="A person achieves the goal when")
+    expect(trigger.get_by_role("radio")).to_have_count(4)
+    trigger.get_by_role("radio", name="Attribute change").check()
+    expect(page.locator("#id_attribute_key")).to_be_visible()
+    impact = page.get_by_role("radiogroup", name="Impact")
+    expect(impact.get_by_role("radio")).to_have_count(3)
+
+    trigger.get_by_role("radio", name="Event").check()
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_role("button", name="Add condition").click()
+    for n in (1, 2):
+        for part in ("key", "operator", "value"):
+            expect(page.get_by_label(f"Condition {n} {part}", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name=f"Remove condition {n}")).to_be_visible()
+    page.get_by_role("button", name="Add filter").click()
+    page.get_by_label("Filter 1 type", exact=True).select_option("in_segment")
+    expect(page.get_by_label("Filter 1 segment", exact=True)).to_be_visible()
+    expect(page.get_by_label("Filter 1 attribute", exact=True)).to_be_hidden()
+
+
+def test_the_workspace_switcher_waits_for_its_button(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    workspace: Workspace,
+    other_workspace: Workspace,
+) -> None:
+    third = campaign_services.workspace_create(name="Initech", time_zone="UTC")
+    for other in (other_workspace, third):
+        Membership.objects.create(workspace=other, user=owner, role=Role.VIEWER)
+    services.goal_create(
+        workspace=third, name="Initech goal", criteria={"trigger": {"type": "event", "name": "x"}}
+    )
+    login(owner)
+    switcher = page.get_by_label("Workspace")
+    expect(switcher).to_have_value(str(workspace.pk))
+    page.evaluate("window.notReloaded = true")
+
+    # A keyboard user walks down the list: nothing switches on the way.
+    switcher.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(switcher).to_have_value(str(third.pk))
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.notReloaded === true")
+    expect(page.locator(".workspace-role")).to_have_text("Admin")
+
+    # The button next to it switches.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Switch")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#result_list")).to_contain_text("Initech goal")
+    expect(page.get_by_label("Workspace")).to_have_value(str(third.pk))
+    expect(page.locator(".workspace-role")).to_have_text("Viewer")

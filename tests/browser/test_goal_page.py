@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from campaigns.ingestion import ingest
 from campaigns.models import Broadcast, Campaign, Workspace
@@ -297,3 +297,102 @@ def test_a_recompute_shows_a_banner_and_the_page_updates_itself_when_it_ends(
     assert page.inner_text("#total-people") == "6"
     wait_chart(page, view="total")
     screenshot(page, "goal-page-recomputed")
+
+
+def test_the_by_source_legend_names_every_source_of_a_goal_with_many(
+    page: Page, login: Callable[[User], Page], owner: User, goal: Goal
+) -> None:
+    many = [
+        Campaign.objects.create(
+            workspace=goal.workspace,
+            name=f"Spring campaign {n:02d} (winback, EU)",
+            status="running",
+        )
+        for n in range(66)
+    ]
+    services.sources_change(goal=goal, add=[("campaign", c.pk) for c in many])
+    names = ["Onboarding", "Product news", *(c.name for c in many)]
+    login(owner)
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(f"/goals/{goal.pk}/?view=sources")
+    chart = wait_chart(page, view="sources")
+    assert len(chart["datasets"]) == 69
+
+    legend = page.locator("#chart-legend")
+    expect(legend).to_be_visible()
+    shown = legend.get_by_role("button").all_inner_texts()
+    assert sorted(shown) == sorted([*names, "Unattributed"])
+    assert shown == [d["label"] for d in chart["datasets"]]  # in the chart's order
+    # A long legend scrolls inside its box; the last name can be scrolled to and read.
+    last = legend.get_by_role("button", name="Unattributed")
+    last.scroll_into_view_if_needed()
+    assert last.is_visible()
+    box, window = last.bounding_box(), page.viewport_size
+    assert box is not None and window is not None
+    assert box["x"] >= 0 and box["x"] + box["width"] <= window["width"]
+    screenshot(page, "goal-page-many-sources-800")
+
+    # Pressing a series hides it, as the canvas's legend did.
+    news = legend.get_by_role("button", name="Product news", exact=True)
+    expect(news).to_have_attribute("aria-pressed", "true")
+    news.click()
+    expect(news).to_have_attribute("aria-pressed", "false")
+    hidden = page.evaluate(
+        """() => {
+          const chart = Chart.getChart(document.getElementById('progress-chart'));
+          return chart.data.datasets.filter((d, i) => !chart.isDatasetVisible(i)).map(d => d.label);
+        }"""
+    )
+    assert hidden == ["Product news"]
+
+
+READ_COLORS = """() => {
+  const style = getComputedStyle(document.documentElement);
+  const chart = Chart.getChart(document.getElementById('progress-chart'));
+  return {
+    text: style.getPropertyValue('--body-quiet-color').trim(),
+    grid: style.getPropertyValue('--hairline-color').trim(),
+    ticks: chart.scales.people.options.ticks.color,
+    title: chart.scales.x.options.title.color,
+    gridLines: chart.scales.x.options.grid.color,
+  };
+}"""
+
+
+def test_the_chart_follows_the_theme_toggle_without_a_reload(
+    page: Page, login: Callable[[User], Page], owner: User, goal: Goal
+) -> None:
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    wait_chart(page, view="total")
+    light = page.evaluate(READ_COLORS)
+    assert light["ticks"] == light["title"] == light["text"]
+    assert light["gridLines"] == light["grid"]
+    page.evaluate("window.notReloaded = true")
+
+    page.locator(".theme-toggle").click()  # auto (light) -> dark
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.wait_for_function(
+        """(before) => {
+          const style = getComputedStyle(document.documentElement);
+          const chart = Chart.getChart(document.getElementById('progress-chart'));
+          return chart.scales.people.options.ticks.color !== before
+            && chart.scales.people.options.ticks.color
+               === style.getPropertyValue('--body-quiet-color').trim();
+        }""",
+        arg=light["ticks"],
+    )
+    dark = page.evaluate(READ_COLORS)
+    assert dark["text"] != light["text"] and dark["grid"] != light["grid"]
+    assert dark["ticks"] == dark["title"] == dark["text"]
+    assert dark["gridLines"] == dark["grid"]
+    assert page.evaluate("window.notReloaded === true")
+    screenshot(page, "goal-page-dark")
+
+    page.locator(".theme-toggle").click()  # dark -> light
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    page.wait_for_function(
+        "(color) => Chart.getChart(document.getElementById('progress-chart'))"
+        ".scales.people.options.ticks.color === color",
+        arg=light["ticks"],
+    )

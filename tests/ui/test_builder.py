@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -557,6 +558,82 @@ def test_edit_prefills_everything(owner_client: Client, existing: Goal) -> None:
     html = response.content.decode()
     assert 'name="conditions-1-value" value="true"' in html
     assert f'<option value="{segment.pk}" selected>Paying</option>' in html
+
+
+class _Attributes(HTMLParser):
+    """Every start tag's attributes, in document order, outside <template> (builder.js's
+    pattern rows) unless ``templates``."""
+
+    def __init__(self, *, templates: bool) -> None:
+        super().__init__()
+        self.templates, self.depth = templates, 0
+        self.found: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "template":
+            self.depth += 1
+        elif self.templates == (self.depth > 0):
+            self.found.append({"tag": tag, **dict(attrs)})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "template":
+            self.depth -= 1
+
+
+def elements(html: str, *, templates: bool = False) -> list[dict[str, str | None]]:
+    parser = _Attributes(templates=templates)
+    parser.feed(html)
+    return parser.found
+
+
+def test_every_row_input_and_remove_button_is_named_by_its_row(
+    owner_client: Client, existing: Goal
+) -> None:
+    html = owner_client.get(reverse("goals_ui:edit", args=[existing.pk])).content.decode()
+    found = elements(html)
+    names = {e["name"]: e.get("aria-label") for e in found if e.get("name")}
+    assert names["conditions-0-key"] == "Condition 1 key"
+    assert names["conditions-0-op"] == "Condition 1 operator"
+    assert names["conditions-1-value"] == "Condition 2 value"
+    assert names["filters-0-kind"] == "Filter 1 type"
+    assert names["filters-0-key"] == "Filter 1 attribute"
+    assert names["filters-0-op"] == "Filter 1 operator"
+    assert names["filters-0-value"] == "Filter 1 value"
+    assert names["filters-1-segment"] == "Filter 2 segment"
+    removes = [e.get("aria-label") for e in found if "data-remove-row" in e]
+    assert removes == [
+        "Remove condition 1",
+        "Remove condition 2",
+        "Remove filter 1",
+        "Remove filter 2",
+    ]
+    # The rows builder.js adds carry the pattern it numbers them with.
+    patterns = [e.get("data-label") for e in elements(html, templates=True) if "data-label" in e]
+    assert patterns == [
+        "Condition {n} key",
+        "Condition {n} operator",
+        "Condition {n} value",
+        "Remove condition {n}",
+        "Filter {n} type",
+        "Filter {n} attribute",
+        "Filter {n} segment",
+        "Filter {n} operator",
+        "Filter {n} value",
+        "Remove filter {n}",
+    ]
+
+
+def test_the_radio_groups_are_named_by_their_labels(owner_client: Client) -> None:
+    html = owner_client.get(CREATE).content.decode()
+    found = elements(html)
+    by_id = {e["id"]: e for e in found if e.get("id")}
+    for group, label in (
+        ("id_trigger_type", "A person achieves the goal when:"),
+        ("id_impact_mode", "Impact:"),
+    ):
+        assert by_id[group]["role"] == "radiogroup"
+        label_id = by_id[group]["aria-labelledby"]
+        assert re.search(rf'<label id="{label_id}">{label}</label>', html)
 
 
 def edit_data(goal: Goal, client: Client, **changes: str) -> dict[str, str]:

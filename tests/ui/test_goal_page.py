@@ -149,9 +149,30 @@ class TestThePage:
         assert response.status_code == 200
         assert element(response, "total-people") == "6"
         html = response.content.decode()
-        for name in ("edit", "sources", "source_picker", "settings"):
-            assert reverse(f"goals_ui:{name}", args=[goal.pk]) not in html
+        assert reverse("goals_ui:edit", args=[goal.pk]) not in html
         assert "Edit goal" not in html and "Add source" not in html
+        assert "Edit sources" not in html and "Edit settings" not in html
+
+    def test_a_viewer_gets_read_only_links_to_the_attribution_pages(
+        self, client: Client, viewer: User, goal: Goal
+    ) -> None:
+        client.force_login(viewer)
+        html = client.get(page_url(goal)).content.decode()
+        links = {
+            "view-sources": ("sources", "View sources"),
+            "browse-sources": ("source_picker", "Browse campaigns and broadcasts"),
+            "view-settings": ("settings", "View settings"),
+        }
+        for link_id, (name, label) in links.items():
+            href = reverse(f"goals_ui:{name}", args=[goal.pk])
+            assert re.search(rf'id="{link_id}" href="{href}">{label}</a>', html), link_id
+            # Each leads to a page the viewer may read.
+            assert client.get(href).status_code == 200
+
+    def test_an_owner_gets_no_viewer_links(self, client: Client, owner: User, goal: Goal) -> None:
+        client.force_login(owner)
+        html = client.get(page_url(goal)).content.decode()
+        assert "View sources" not in html and "View settings" not in html
 
     def test_a_viewers_write_is_refused(self, client: Client, viewer: User, goal: Goal) -> None:
         client.force_login(viewer)

@@ -159,7 +159,79 @@ def test_page_two_shows_the_next_items(editor_client: Client, goal: Goal) -> Non
     assert not set(first) & set(second)
     response = editor_client.get(url(goal, "p=2"))
     assert response.context["result_count"] == 30
-    assert '<span class="this-page">2</span>' in response.content.decode()
+    assert '<span class="this-page" aria-current="page">2</span>' in response.content.decode()
+
+
+def step_button(html: str, label: str) -> str | None:
+    """The ``go`` value of the paginator's "Previous page" / "Next page" button, if shown."""
+    match = re.search(
+        rf'<button type="submit" name="go" value="([^"]+)" class="paginator-link paginator-step" '
+        rf'aria-label="{label}">',
+        html,
+    )
+    return match.group(1) if match else None
+
+
+@pytest.mark.usefixtures("small_pages", "many")
+def test_previous_and_next_lead_to_the_neighbouring_pages(
+    editor_client: Client, goal: Goal
+) -> None:
+    first = editor_client.get(url(goal)).content.decode()
+    middle = editor_client.get(url(goal, "p=2")).content.decode()
+    last = editor_client.get(url(goal, "p=3")).content.decode()
+
+    assert step_button(first, "Previous page") is None
+    assert step_button(first, "Next page") == "page:2"
+    assert step_button(middle, "Previous page") == "page:1"
+    assert step_button(middle, "Next page") == "page:3"
+    assert step_button(last, "Previous page") == "page:2"
+    assert step_button(last, "Next page") is None
+    # Shown as the product page's < and >, around the page numbers.
+    previous, following = "\u2039 Previous</button>", "Next \u203a</button>"
+    assert previous in middle and following in middle
+    assert middle.index(previous) < middle.index('aria-label="Page 1"')
+    assert middle.index('aria-label="Page 3"') < middle.index(following)
+
+
+@pytest.mark.usefixtures("small_pages", "many")
+def test_next_and_previous_carry_the_selection_like_the_page_numbers(
+    editor_client: Client, goal: Goal, many: list[Campaign]
+) -> None:
+    page_one = editor_client.get(url(goal)).content.decode()
+    go = step_button(page_one, "Next page")
+    assert go is not None
+    response = editor_client.post(
+        url(goal), {"selected": [ref(many[0]), ref(many[1])], "p": "1", "go": go}
+    )
+    query = redirected_query(response)
+    assert query["p"] == ["2"]
+    assert query["selected"] == [ref(many[0]), ref(many[1])]
+
+    page_two = editor_client.get(response["Location"]).content.decode()
+    assert "2 selected" in page_two
+    go = step_button(page_two, "Previous page")
+    assert go == "page:1"
+    response = editor_client.post(
+        url(goal), {"selected": [ref(many[0]), ref(many[1]), ref(many[12])], "p": "2", "go": go}
+    )
+    back = editor_client.get(response["Location"]).content.decode()
+    assert re.search(rf'value="{ref(many[0])}"[^>]*checked', back)
+    assert f'<input type="hidden" name="selected" value="{ref(many[12])}">' in back
+    assert "3 selected" in back
+
+
+@pytest.mark.usefixtures("small_pages", "many")
+def test_a_viewer_pages_with_previous_and_next_links(
+    client: Client, viewer: User, goal: Goal
+) -> None:
+    client.force_login(viewer)
+    html = html_lib.unescape(client.get(url(goal, "p=2")).content.decode())
+    previous = re.search(r'<a href="([^"]+)" class="paginator-step" rel="prev"', html)
+    following = re.search(r'<a href="([^"]+)" class="paginator-step" rel="next"', html)
+    assert previous and following
+    assert "p=" not in previous.group(1)  # page 1 is the bare URL
+    assert parse_qs(urlsplit(following.group(1)).query)["p"] == ["3"]
+    assert names(client.get(following.group(1)))[:1] == ["Campaign 20"]
 
 
 @pytest.mark.usefixtures("small_pages", "many")
@@ -383,6 +455,17 @@ def test_a_viewer_browses_read_only_and_cannot_add(
     response = client.post(url(goal), {"selected": [ref(catalogue["launch"])], "go": "add"})
     assert response.status_code == 403
     assert stored(goal) == {ref(catalogue["welcome"])}
+
+
+def test_a_viewer_is_not_offered_adding_nor_editing(
+    client: Client, viewer: User, goal: Goal
+) -> None:
+    client.force_login(viewer)
+    html = client.get(url(goal)).content.decode()
+    assert "<h1>Campaigns and broadcasts</h1>" in html
+    assert "Add sources" not in html and "Edit sources" not in html
+    sources_url = reverse("goals_ui:sources", args=[goal.pk])
+    assert f'<a href="{sources_url}">View sources</a>' in html
 
 
 def test_another_workspaces_goal_is_not_found(

@@ -191,6 +191,22 @@ def test_a_viewer_sees_the_settings_read_only_and_cannot_save(
     assert goal.window_days == 7
 
 
+def test_a_viewer_is_offered_viewing_not_editing(client: Client, viewer: User, goal: Goal) -> None:
+    client.force_login(viewer)
+    html = client.get(url(goal)).content.decode()
+    assert "<h1>Attribution settings</h1>" in html
+    assert "Edit settings" not in html and "Edit sources" not in html
+    sources_url = reverse("goals_ui:sources", args=[goal.pk])
+    assert f'<a href="{sources_url}">View sources</a>' in html
+
+
+def test_an_editor_is_offered_editing(client: Client, editor: User, goal: Goal) -> None:
+    client.force_login(editor)
+    html = client.get(url(goal)).content.decode()
+    assert "<h1>Edit settings</h1>" in html
+    assert f'<a href="{reverse("goals_ui:sources", args=[goal.pk])}">Edit sources</a>' in html
+
+
 def test_another_workspaces_goal_is_not_found(client: Client, outsider: User, goal: Goal) -> None:
     client.force_login(outsider)
     assert client.get(url(goal)).status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,6 +126,41 @@ def test_ticks_survive_paging(
     assert '<input type="hidden" name="remove" value="campaign:999">' in (page_two.content.decode())
 
 
+def test_previous_and_next_page_with_the_ticks(
+    editor_client: Client, goal: Goal, weekly: Broadcast, settings: Any
+) -> None:
+    settings.GOALS_PICKER_PAGE_SIZE = 2
+    first = editor_client.get(url(goal)).content.decode()
+    assert 'aria-label="Previous page"' not in first
+    assert re.search(
+        r'value="page:2" class="paginator-link paginator-step" aria-label="Next page"', first
+    )
+
+    response = editor_client.post(url(goal), {"remove": [ref(weekly)], "p": "1", "go": "page:2"})
+    second = editor_client.get(response["Location"]).content.decode()
+    assert 'aria-label="Next page"' not in second
+    assert re.search(
+        r'value="page:1" class="paginator-link paginator-step" aria-label="Previous page"', second
+    )
+    assert f'<input type="hidden" name="remove" value="{ref(weekly)}">' in second
+
+    response = editor_client.post(url(goal), {"remove": [ref(weekly)], "p": "2", "go": "page:1"})
+    assert parse_qs(urlsplit(response["Location"]).query) == {"remove": [ref(weekly)]}
+    back = editor_client.get(response["Location"]).content.decode()
+    assert re.search(rf'value="{ref(weekly)}"[^>]*checked', back)
+
+
+def test_a_viewer_pages_with_links(client: Client, viewer: User, goal: Goal, settings: Any) -> None:
+    settings.GOALS_PICKER_PAGE_SIZE = 2
+    client.force_login(viewer)
+    html = client.get(url(goal)).content.decode()
+    assert re.search(
+        rf'<a href="{re.escape(url(goal, "p=2"))}" class="paginator-step" rel="next" '
+        r'aria-label="Next page">',
+        html,
+    )
+
+
 def test_saving_with_nothing_ticked_is_an_error(editor_client: Client, goal: Goal) -> None:
     before = stored(goal)
     response = editor_client.post(url(goal), {"go": "save"})
@@ -172,6 +208,26 @@ def test_a_viewer_sees_the_sources_and_cannot_remove_them(
     before = stored(goal)
     assert client.post(url(goal), {"remove": [ref(weekly)], "go": "save"}).status_code == 403
     assert stored(goal) == before
+
+
+def test_a_viewer_is_offered_the_read_only_pages_only(
+    client: Client, viewer: User, goal: Goal
+) -> None:
+    client.force_login(viewer)
+    html = client.get(url(goal)).content.decode()
+    assert "<h1>Sources</h1>" in html
+    assert "Edit settings" not in html and "Add sources" not in html
+    settings_url = reverse("goals_ui:settings", args=[goal.pk])
+    picker_url = reverse("goals_ui:source_picker", args=[goal.pk])
+    assert f'<a href="{settings_url}">View settings</a>' in html
+    assert f'<a href="{picker_url}">Browse campaigns and broadcasts</a>' in html
+
+
+def test_an_editor_keeps_the_edit_links(editor_client: Client, goal: Goal) -> None:
+    html = editor_client.get(url(goal)).content.decode()
+    assert "<h1>Edit sources</h1>" in html
+    assert "Edit settings</a>" in html and "Add sources</a>" in html
+    assert "View settings" not in html
 
 
 def test_another_workspaces_goal_is_not_found(

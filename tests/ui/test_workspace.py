@@ -3,6 +3,8 @@ workspace, and the admin's links into the goal pages."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -54,6 +56,26 @@ def test_the_switcher_changes_the_workspace_of_every_page(
     assert page.status_code == 200
     assert page.context["workspace_role"] == Role.VIEWER
     assert b"Globex goal" in client.get("/goals/").content
+
+
+def test_the_switcher_waits_for_its_button(
+    client: Client, owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    """Switching on "change" switched on a keyboard user's first arrow key: the select only
+    chooses, and a visible button (not one for browsers without JavaScript only) switches."""
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.VIEWER)
+    client.force_login(owner)
+    html = client.get("/goals/").content.decode()
+    switcher = re.search(r'<form id="workspace-switcher".*?</form>', html, re.S)
+    assert switcher is not None
+    form = switcher.group(0)
+    assert "onchange" not in form and "<noscript>" not in form
+    assert '<label for="workspace-select">Workspace</label>' in form
+    assert '<button type="submit" id="workspace-switch">Switch</button>' in form
+    assert re.findall(r'<option value="(\d+)"', form) == [
+        str(workspace.pk),
+        str(other_workspace.pk),
+    ]
 
 
 def test_switching_to_a_workspace_one_is_not_a_member_of_is_not_found(

@@ -3,7 +3,8 @@
  * and impact, hides a condition's value for "exists" / "does not exist", and adds / removes
  * condition and filter rows. Rows are Django formset forms ("conditions-0-key", ...): after a
  * change the remaining rows are renumbered and TOTAL_FORMS updated, so the server reads them
- * in the order shown. Without this script every section shows and the form still submits.
+ * in the order shown, and their inputs' accessible names ("Filter 2 value") follow the new
+ * numbers. Without this script every section shows and the form still submits.
  */
 (function () {
   "use strict";
@@ -86,6 +87,11 @@
               );
             }
           });
+        });
+        // Each input and Remove button is named by its row ("Condition 2 value"): the
+        // column headings label nothing for a screen reader.
+        row.querySelectorAll("[data-label]").forEach((element) => {
+          element.setAttribute("aria-label", element.dataset.label.replace("{n}", String(index + 1)));
         });
       });
       total.value = String(rows.length);

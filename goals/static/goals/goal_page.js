@@ -2,6 +2,11 @@
  * keeps the view in the URL (history.replaceState) so a copied link reproduces it, formats
  * money with the goal's currency, and reloads the page when a recompute finishes.
  *
+ * The legend is an HTML list under the canvas (#chart-legend), one button per series that
+ * hides or shows it: Chart.js's own legend gets at most half the canvas, which left most of a
+ * goal's sources unnamed once there were a few dozen. The axes' colours follow the admin's
+ * theme, re-read whenever the header's toggle (or the system, in "auto") changes it.
+ *
  * The drawn chart is readable from outside: Chart.getChart(canvas) while a chart is drawn, and
  * window.goalChart ({query, view, measure, chart, period, unattributed, empty, data, meta})
  * after every draw, empty ones included.
@@ -20,6 +25,7 @@
   var canvasBox = document.getElementById("chart-canvas");
   var emptyNode = document.getElementById("chart-empty");
   var loadingNode = document.getElementById("chart-loading");
+  var legendNode = document.getElementById("chart-legend");
   var toolbar = document.getElementById("chart-toolbar");
   var unattributedBox = document.getElementById("show-unattributed");
   var VIEW_KEYS = ["period", "view", "measure", "chart", "unattributed"];
@@ -133,6 +139,8 @@
     return params.toString();
   }
 
+  /* The admin's colours for text and grid lines (its CSS variables), as Chart.js defaults
+     for the charts drawn from now on. */
   function themeColors() {
     var style = window.getComputedStyle(document.documentElement);
     var text = style.getPropertyValue("--body-quiet-color").trim();
@@ -142,6 +150,37 @@
     }
     if (grid) {
       Chart.defaults.borderColor = grid;
+    }
+  }
+
+  /* The admin's theme toggle sets <html data-theme="light|dark|auto">; in "auto" the system's
+     setting decides. Either change re-colours the chart without a reload. A drawn chart's
+     scales copied the defaults' colours when it was made, so they are set on it too. */
+  function followTheme() {
+    function recolor() {
+      themeColors();
+      var chart = Chart.getChart(canvas);
+      if (!chart) {
+        return;
+      }
+      Object.keys(chart.options.scales).forEach(function (id) {
+        var scale = chart.options.scales[id];
+        scale.ticks.color = Chart.defaults.color;
+        scale.title.color = Chart.defaults.color;
+        scale.grid.color = Chart.defaults.borderColor;
+        scale.border.color = Chart.defaults.borderColor;
+      });
+      chart.update("none");
+    }
+    new MutationObserver(recolor).observe(document.documentElement, {
+      attributes: true,
+      attributeFilter: ["data-theme"],
+    });
+    if (window.matchMedia) {
+      var dark = window.matchMedia("(prefers-color-scheme: dark)");
+      if (dark.addEventListener) {
+        dark.addEventListener("change", recolor);
+      }
     }
   }
 
@@ -218,7 +257,7 @@
         interaction: { mode: "index", intersect: false },
         scales: scales,
         plugins: {
-          legend: { display: true, position: "bottom" },
+          legend: { display: false }, // drawn as HTML: see drawLegend
           tooltip: {
             // By source, list only the series with someone in the period: a long list of
             // zeros hides the sources that matter.
@@ -238,6 +277,45 @@
     };
   }
 
+  /* One button per series, in the chart's order, coloured like it; pressing one hides or
+     shows its series (aria-pressed says which), as Chart.js's legend would. */
+  function drawLegend(chart) {
+    legendNode.textContent = "";
+    chart.data.datasets.forEach(function (dataset, index) {
+      var item = document.createElement("li");
+      var button = document.createElement("button");
+      var swatch = document.createElement("span");
+      button.type = "button";
+      button.dataset.index = String(index);
+      button.setAttribute("aria-pressed", chart.isDatasetVisible(index) ? "true" : "false");
+      swatch.className = "chart-legend-swatch";
+      swatch.setAttribute("aria-hidden", "true");
+      swatch.style.backgroundColor = dataset.backgroundColor || dataset.borderColor;
+      swatch.style.borderColor = dataset.borderColor || dataset.backgroundColor;
+      if (dataset.borderDash && dataset.borderDash.length) {
+        swatch.style.borderStyle = "dashed";
+      }
+      button.appendChild(swatch);
+      button.appendChild(document.createTextNode(dataset.label));
+      item.appendChild(button);
+      legendNode.appendChild(item);
+    });
+    legendNode.hidden = false;
+  }
+
+  legendNode.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-index]");
+    var chart = Chart.getChart(canvas);
+    if (!button || !chart) {
+      return;
+    }
+    var index = Number(button.dataset.index);
+    var visible = !chart.isDatasetVisible(index);
+    chart.setDatasetVisibility(index, visible);
+    chart.update();
+    button.setAttribute("aria-pressed", visible ? "true" : "false");
+  });
+
   var drawing = 0;
 
   function showMessage(text) {
@@ -246,6 +324,8 @@
       previous.destroy();
     }
     canvasBox.hidden = true;
+    legendNode.hidden = true;
+    legendNode.textContent = "";
     emptyNode.textContent = text;
     emptyNode.hidden = false;
   }
@@ -274,7 +354,7 @@
     if (previous) {
       previous.destroy();
     }
-    new Chart(canvas, config(payload));
+    drawLegend(new Chart(canvas, config(payload)));
   }
 
   function draw() {
@@ -332,6 +412,7 @@
     emptyNode.hidden = false;
   } else {
     themeColors();
+    followTheme();
     if (initialChart) {
       // The page embeds the chart of its own report: no request until the view changes.
       render(initialChart, chartQuery());

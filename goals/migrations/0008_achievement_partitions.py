@@ -12,6 +12,7 @@ plain table: nothing changes there.
 """
 
 from django.db import migrations
+from django.db.migrations.exceptions import IrreversibleError
 
 FORWARD = """
 ALTER TABLE goals_achievement RENAME TO goals_achievement_unpartitioned;
@@ -55,6 +56,14 @@ DROP TABLE goals_achievement_unpartitioned;
 """
 
 
+def backward(apps, schema_editor):  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor == "postgresql":
+        raise IrreversibleError(
+            "goals 0008 cannot be unapplied on PostgreSQL: goals_achievement stays partitioned "
+            "(restore a backup taken before it to go back)"
+        )
+
+
 def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor == "postgresql":
         with schema_editor.connection.cursor() as cursor:
@@ -67,4 +76,4 @@ class Migration(migrations.Migration):
         ('goals', '0007_achievement_person_led_unique'),
     ]
 
-    operations = [migrations.RunPython(forward, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(forward, backward)]

@@ -125,7 +125,15 @@ def _with_current_status(goal: Goal) -> Goal:
         ),
         tags=TAGS,
     ),
-    partial_update=extend_schema(summary="Change some fields of a goal", tags=TAGS),
+    partial_update=extend_schema(
+        summary="Change some fields of a goal",
+        description=(
+            "Fields left out keep their values. `attribution` is merged into the current "
+            "settings: keys (and channels of `metrics`) left out keep their values, `null` "
+            "resets one to its default. `criteria`, `impact` and `sources` are replaced whole."
+        ),
+        tags=TAGS,
+    ),
     destroy=extend_schema(
         summary="Delete a goal",
         description="Deletes the goal with its results (achievements and attributions).",
@@ -164,7 +172,13 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
         assert isinstance(serializer.instance, Goal)
-        goal = services.goal_update(goal=serializer.instance, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        if serializer.partial and "attribution" in changes:
+            # A PATCH changes the settings it names and keeps the others.
+            changes["attribution"] = services.attribution_patched(
+                serializer.instance, changes["attribution"]
+            )
+        goal = services.goal_update(goal=serializer.instance, **changes)
         serializer.instance = _with_current_status(goal)
 
     def perform_destroy(self, instance: Goal) -> None:

@@ -130,7 +130,9 @@ IMPACT_SCHEMA: dict[str, Any] = {
 
 ATTRIBUTION_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "Keys left out take their defaults (the object is the whole setting).",
+    "description": "Keys left out take their defaults (the object is the whole setting), "
+    "except in a PATCH, which merges it into the current settings: keys and channels left out "
+    "keep their values, null resets one to its default.",
     "properties": {
         "window_days": {"type": "integer", "minimum": 0, "maximum": 90, "default": 7},
         "metrics": {

@@ -325,6 +325,29 @@ def goal_update(
     return goal
 
 
+def attribution_patched(goal: Goal, patch: Any) -> Any:
+    """The goal's attribution settings with ``patch`` merged in (a JSON merge patch, RFC 7396):
+    keys, and channels of ``metrics``, left out keep their current values; ``null`` removes
+    one, so it takes its default. A patch that is not an object is returned as it is, for
+    ``criteria.attribution_clean`` to refuse."""
+    if not isinstance(patch, dict):
+        return patch
+    current: dict[str, Any] = {
+        "window_days": goal.window_days,
+        "metrics": dict(goal.metrics),
+        "count_machine": goal.count_machine,
+    }
+    for key, value in patch.items():
+        if key == "metrics" and isinstance(value, dict):
+            metrics = {**current["metrics"], **value}
+            current["metrics"] = {c: m for c, m in metrics.items() if m is not None}
+        elif value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    return current
+
+
 def goal_delete(*, goal: Goal) -> None:
     """Delete a goal with its sources and results (achievements are the goal's own history,
     not the campaigns': those stay).

@@ -624,6 +624,39 @@ def test_a_change_to_what_the_goal_measures_requests_a_recompute(
     assert after.updated_at > goal.updated_at
 
 
+def test_a_patch_of_some_attribution_settings_keeps_the_others(api: APIClient, goal: Goal) -> None:
+    settings = {"window_days": 10, "metrics": {"email": "opened"}, "count_machine": False}
+    assert api.patch(detail(goal), {"attribution": settings}).status_code == 200
+
+    body = api.patch(detail(goal), {"attribution": {"window_days": 3}}).json()
+    assert body["attribution"]["window_days"] == 3
+    assert body["attribution"]["metrics"]["email"] == "opened"
+    assert body["attribution"]["count_machine"] is False
+
+    body = api.patch(detail(goal), {"attribution": {"metrics": {"push": "opened"}}}).json()
+    assert body["attribution"]["metrics"]["email"] == "opened"  # channels left out are kept
+    assert body["attribution"]["metrics"]["push"] == "opened"
+
+    # null resets a setting (or a channel) to its default.
+    change = {"count_machine": None, "metrics": {"email": None}}
+    body = api.patch(detail(goal), {"attribution": change}).json()
+    assert body["attribution"]["count_machine"] is True
+    assert body["attribution"]["metrics"]["email"] == "delivered"
+    assert body["attribution"]["metrics"]["push"] == "opened"
+    assert body["attribution"]["window_days"] == 3
+
+    # Bad values are still named, with the path of the patch.
+    response = api.patch(detail(goal), {"attribution": {"window_days": 91, "foo": 1}})
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"attribution.window_days", "attribution.foo"}
+
+    # A PUT's attribution is the whole setting: what it leaves out takes its default.
+    whole = {"name": goal.name, "criteria": goal.criteria, "attribution": {"window_days": 5}}
+    body = api.put(detail(goal), whole).json()
+    assert body["attribution"]["metrics"]["push"] == "delivered"
+    assert body["attribution"]["window_days"] == 5
+
+
 def test_sending_the_same_measures_again_recomputes_nothing(
     api: APIClient, goal: Goal, campaign: Campaign
 ) -> None:

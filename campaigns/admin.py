@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns import channels, services
+from campaigns.errors import DomainError
 from campaigns.models import (
     WRITE_ROLES,
     ApiToken,
@@ -46,6 +47,7 @@ from campaigns.models import (
     SegmentMembershipChange,
     Workspace,
 )
+from campaigns.sources import tags_clean
 
 _ROLES_CACHE = "_goals_workspace_roles"
 
@@ -82,6 +84,14 @@ class WorkspaceScopedForm(forms.ModelForm):
             if other is not None and other != workspace_id:
                 self.add_error(name, "This belongs to another workspace.")
         return cleaned
+
+    def clean_tags(self) -> list[str]:
+        """The API's rule for tags (campaigns, broadcasts, goals): no blank names, no commas
+        (taggit's field keeps one inside quotes), repeats dropped case-insensitively."""
+        try:
+            return tags_clean(self.cleaned_data.get("tags") or [])
+        except DomainError as exc:
+            raise forms.ValidationError(exc.errors["tags"]) from None
 
 
 class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -271,7 +281,8 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    """The tags used by the rows the user can see (not every tag of every workspace)."""
+    """The tags used by the rows the user can see (not every tag of every workspace), one
+    spelling per tag, matched case-insensitively as the API's ``?tag=`` is."""
 
     title = "tag"
     parameter_name = "tag"
@@ -280,15 +291,22 @@ class TagFilter(admin.SimpleListFilter):
         names = (
             model_admin.get_queryset(request)
             .filter(tags__isnull=False)
-            .order_by("tags__name")
+            .order_by()
             .values_list("tags__name", flat=True)
             .distinct()
         )
-        return [(name, name) for name in names]
+        unique: dict[str, str] = {}
+        for name in sorted(names, key=lambda n: (n.casefold(), n)):
+            unique.setdefault(name.casefold(), name)
+        return [(name, name) for name in unique.values()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset.filter(tags__name=value) if value else queryset
+        if not value:
+            return queryset
+        # A subquery: a row whose tags match twice ("VIP" and "vip") is listed once.
+        tagged = queryset.model.objects.filter(tags__name__iexact=value).values("pk")
+        return queryset.filter(pk__in=tagged)
 
 
 class WorkspaceFilter(admin.SimpleListFilter):

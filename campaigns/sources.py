@@ -35,7 +35,13 @@ def tags_clean(tags: Iterable[Any]) -> list[str]:
     """Strip tag names and drop repeats (case-insensitively, the first spelling wins).
 
     Raises ``DomainError`` on ``tags`` for anything that is not a non-empty string of at most
-    100 characters, so callers other than the API get the same rule.
+    100 characters without a comma, so callers other than the API get the same rule. A comma
+    separates tags in ``?tag=`` filters and in the UI's tag fields, so a tag holding one could
+    never be filtered by.
+
+    The names are stored as given: taggit's tag rows are case-sensitive
+    (``TAGGIT_CASE_INSENSITIVE = False``), since its table is shared by every workspace and a
+    case-insensitive lookup would return another workspace's spelling.
     """
     cleaned: list[str] = []
     seen: set[str] = set()
@@ -47,6 +53,10 @@ def tags_clean(tags: Iterable[Any]) -> list[str]:
             raise DomainError({"tags": ["tags may not be blank"]})
         if len(name) > TAG_MAX_LENGTH:
             raise DomainError({"tags": [f"tags are at most {TAG_MAX_LENGTH} characters long"]})
+        if "," in name:
+            raise DomainError(
+                {"tags": [f'tag "{name}" must not contain a comma; commas separate tags']}
+            )
         if name.casefold() not in seen:
             seen.add(name.casefold())
             cleaned.append(name)

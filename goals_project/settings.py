@@ -318,5 +318,8 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 
-# taggit's tag table is shared by every workspace: "VIP" and "vip" are one tag.
-TAGGIT_CASE_INSENSITIVE = True
+# taggit's tag table is shared by every workspace, so its rows are case-sensitive: a
+# case-insensitive lookup would hand a workspace another workspace's spelling ("VIP" for the
+# "vip" it sent). Repeats within one object are dropped case-insensitively by
+# ``campaigns.sources.tags_clean``, and tag filters compare case-insensitively.
+TAGGIT_CASE_INSENSITIVE = False

@@ -82,11 +82,11 @@ class GoalAdmin(WorkspaceScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("tags")
 
-    @admin.display(description="tags")
     @admin.display(description="page")
     def goal_page(self, obj: Goal) -> str:
         return format_html('<a href="{}">Open goal page</a>', obj.get_absolute_url())
 
+    @admin.display(description="tags")
     def tag_list(self, obj: Goal) -> str:
         return ", ".join(sorted(tag.name for tag in obj.tags.all()))
 

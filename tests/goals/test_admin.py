@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -49,6 +50,10 @@ def test_the_goal_and_achievement_lists_show_only_the_users_workspaces(
     goals = staff_client.get("/admin/goals/goal/")
     assert goals.status_code == 200
     assert b"Ours" in goals.content and b"Theirs" not in goals.content
+    # Each column under its own heading.
+    for column, heading in (("goal_page", "Page"), ("tag_list", "Tags")):
+        header = re.search(rf'<th scope="col" class="column-{column}">(.*?)</th>', goals.text, re.S)
+        assert header is not None and heading in header[1], column
     achievements = staff_client.get("/admin/goals/achievement/")
     assert achievements.status_code == 200
     assert b"Ours" in achievements.content and b"Theirs" not in achievements.content

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.parsers import JSONParser
 from rest_framework.serializers import BaseSerializer
@@ -95,6 +95,20 @@ class CampaignViewSet(_SourceViewSet):
         )
 
 
+# ``campaigns.sources.broadcast_update`` refuses to turn a goal source into another kind.
+_KIND_CONFLICT = {
+    200: BroadcastSerializer,
+    409: OpenApiResponse(
+        description="`kind` would stop being `newsletter` while the broadcast is a goal's "
+        "source (only newsletters can be sources)."
+    ),
+}
+
+
+@extend_schema_view(
+    update=extend_schema(responses=_KIND_CONFLICT),
+    partial_update=extend_schema(responses=_KIND_CONFLICT),
+)
 @extend_schema_view(
     **_docs("broadcast", "broadcasts", "`kind`, `status`, `channel`, `tag`, `name` (contains)")
 )

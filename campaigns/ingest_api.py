@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -318,9 +317,10 @@ class BatchResponseSerializer(serializers.Serializer):
     rejected = serializers.IntegerField()
 
 
+# Error bodies come from ``campaigns.schema.AutoSchema``; these only describe the cases.
 ERRORS_400 = OpenApiResponse(
-    OpenApiTypes.OBJECT,
-    description='Invalid input: `{"errors": {"<field>": ["<reason>"]}}`.',
+    description='Invalid input: `{"errors": {"<field>": ["<reason>"]}}`, each bad field of '
+    "the body named with its reasons."
 )
 NOT_FOUND = OpenApiResponse(description="Not in this workspace.")
 IDENTIFIER = OpenApiParameter(

@@ -67,3 +67,10 @@ class Pagination(PageNumberPagination):
                 }
             )
         return number
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # DRF lists only ``count`` and ``results`` as required, but every page sends all four
+        # keys (``next`` and ``previous`` are null at the ends).
+        paginated: dict[str, Any] = super().get_paginated_response_schema(schema)
+        paginated["required"] = list(paginated["properties"])
+        return paginated

@@ -4,8 +4,8 @@ A thin view: parse the query (``start``, ``end``, ``period``), find the goal in 
 workspace (another workspace's goal is a 404), call ``goals.reports.goal_report`` and render it.
 Every member may read it, viewers included.
 
-CSV is chosen with ``Accept: text/csv`` or ``?format=csv`` (DRF's format override, which picks
-the renderer whose ``format`` is ``csv``); the body is ``goals.reports.report_csv``. Errors are
+CSV is chosen with ``Accept: text/csv`` or ``?format=csv`` (which wins over any ``Accept``
+header, ``campaigns.negotiation``); the body is ``goals.reports.report_csv``. Errors are
 always JSON, even when CSV was asked for: ``{"errors": {...}}`` in a CSV file helps nobody.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -24,7 +23,6 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import renderers, serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -279,8 +277,8 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
                 ],
             ),
             400: OpenApiResponse(
-                description="A bad `start`, `end` or `period`, an `end` before `start`, or a "
-                f"range longer than {reports.MAX_RANGE_DAYS} days: "
+                description="A bad `start`, `end` or `period`, an `end` before `start`, a "
+                f"range longer than {reports.MAX_RANGE_DAYS} days, or an unknown `format`: "
                 '`{"errors": {"<parameter>": ["<reason>"]}}` (always JSON).'
             ),
             404: OpenApiResponse(description="No such goal in this workspace (always JSON)."),
@@ -306,13 +304,6 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
         return Response(report_body(report))
-
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # DRF answers an unknown ``?format=`` with a bare 404; name the parameter instead.
-        try:
-            return super().perform_content_negotiation(request, force)
-        except Http404:
-            raise ValidationError({"format": ["must be json or csv"]}) from None
 
     def finalize_response(
         self, request: Request, response: Any, *args: Any, **kwargs: Any

@@ -264,7 +264,10 @@ REST_FRAMEWORK = {
         "workspace_sustained": API_THROTTLE_RATE,
     },
     "EXCEPTION_HANDLER": "campaigns.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Documents every operation's error responses (SPEC §7) and always-sent response fields.
+    "DEFAULT_SCHEMA_CLASS": "campaigns.schema.AutoSchema",
+    # An explicit ?format= wins over the Accept header; an unknown one is a 400, not a 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "campaigns.negotiation.FormatFirstContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

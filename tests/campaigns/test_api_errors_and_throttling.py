@@ -60,6 +60,35 @@ def test_several_bad_fields_are_reported_together(api: APIClient) -> None:
     assert not Broadcast.objects.exists()
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unknown_format_is_a_400_naming_the_formats(
+    api: APIClient, workspace: Workspace, kind: str
+) -> None:
+    # Not DRF's bare 404, which would read as "outside your workspace".
+    ours = MAKERS[kind](workspace)
+
+    responses = [
+        api.get(url(kind), {"format": "xml"}),
+        api.get(url(kind, ours), {"format": "xml"}),
+        api.delete(url(kind, ours) + "?format=xml"),
+    ]
+
+    assert [r.status_code for r in responses] == [400, 400, 400]
+    expected = {"errors": {"format": ['unknown format "xml"; expected one of json, api']}}
+    assert all(r.json() == expected for r in responses)
+    assert type(ours).objects.get(pk=ours.pk).deleted_at is None
+    # An empty format is no format.
+    assert api.get(url(kind), {"format": ""}).status_code == 200
+
+
+def test_an_explicit_format_wins_over_the_accept_header(api: APIClient) -> None:
+    response = api.get(url("campaigns"), {"format": "json"}, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["count"] == 0
+
+
 # --- another workspace's objects: 404 -----------------------------------------------------
 
 

@@ -354,6 +354,35 @@ class TestCsv:
         onboarding = [r for r in rows if r["source_name"] == "Onboarding" and r["period_start"]]
         assert sum(int(r["people"]) for r in onboarding) == 3
 
+    @pytest.mark.parametrize("accept", ["application/json", "text/html", "application/xml"])
+    def test_format_csv_wins_over_the_accept_header(
+        self, api: APIClient, goal: Goal, accept: str
+    ) -> None:
+        # Clients that always send Accept: application/json still get the CSV they name.
+        response = api.get(url(goal), {**RANGE, "format": "csv"}, HTTP_ACCEPT=accept)
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert response.content.startswith(b"period_start,series,")
+
+    def test_format_json_wins_over_accept_text_csv(self, api: APIClient, goal: Goal) -> None:
+        response = api.get(url(goal), {**RANGE, "format": "json"}, HTTP_ACCEPT="text/csv")
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == api.get(url(goal), RANGE).json()
+
+    def test_errors_of_a_csv_request_with_accept_json_are_json_400s(
+        self, api: APIClient, goal: Goal
+    ) -> None:
+        response = api.get(
+            url(goal), {"start": "someday", "format": "csv"}, HTTP_ACCEPT="application/json"
+        )
+
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert list(response.json()["errors"]) == ["start"]
+
     def test_errors_are_json_even_when_csv_was_asked_for(self, api: APIClient, goal: Goal) -> None:
         response = api.get(url(goal), {"start": "someday", "format": "csv"})
 
@@ -435,7 +464,9 @@ class TestBadInput:
 
         assert response.status_code == 400
         assert response["Content-Type"] == "application/json"
-        assert response.json() == {"errors": {"format": ["must be json or csv"]}}
+        assert response.json() == {
+            "errors": {"format": ['unknown format "xml"; expected one of json, api, csv']}
+        }
 
     def test_empty_dates_mean_the_default_range(
         self, api: APIClient, goal: Goal, workspace: Workspace

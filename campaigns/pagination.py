@@ -20,13 +20,18 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
+from campaigns import values
+
 
 def _whole_number(text: str) -> int | None:
     """``text`` as a whole number of at least 1, or ``None`` (no signs, spaces or fractions;
-    at most 18 digits, so Python's limit on converting long digit strings is never hit)."""
-    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 18 or int(text) < 1:
+    the range and the length of the digits are ``values.parse_id``'s)."""
+    if not (text.isascii() and text.isdigit()):
         return None
-    return int(text)
+    try:
+        return values.parse_id(text)
+    except ValueError:
+        return None
 
 
 class Pagination(PageNumberPagination):

@@ -489,12 +489,17 @@ def _touch_sql(spec: GoalSpec, alias: str) -> str:
     return f"(CASE {alias}.channel {' '.join(whens)} END)"
 
 
+def _by_code_point() -> str:
+    """The collation clause that orders text by code point: PostgreSQL's "C" collation
+    compares UTF-8 bytes, which order as code points; SQLite's default BINARY collation does
+    the same with none."""
+    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+
 def _delivery_rank_sql(alias: str, direction: str = "") -> str:
     """SQL order terms of ``attribution.delivery_rank`` for message ``alias``: the length of
-    its delivery id, then the id by code point (PostgreSQL's "C" collation compares UTF-8
-    bytes, which order as code points; SQLite's default BINARY collation does the same)."""
-    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    return f"LENGTH({alias}.client_id){direction}, {alias}.client_id{collate}{direction}"
+    its delivery id, then the id by code point."""
+    return f"LENGTH({alias}.client_id){direction}, {alias}.client_id{_by_code_point()}{direction}"
 
 
 def _best_message_sql(spec: GoalSpec, outer: str) -> tuple[str, list[Any]]:
@@ -617,7 +622,7 @@ def _asof_credit_sql(
         f"ON r.person_key = c.person_key AND {touch} >= r.lo AND {touch} <= r.hi "
         f"WHERE NOT c.anonymous AND {in_sources} AND {_shard_sql('c', shard)}"
     )
-    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    collate = _by_code_point()
 
     def order(a: str) -> str:
         return (

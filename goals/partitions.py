@@ -153,16 +153,16 @@ def drop_other_results(goal_id: int, *, keep: int) -> int:
         cursor.execute(
             f"DELETE FROM {DEFAULT} WHERE goal_id = %s AND version <> %s", [goal_id, keep]
         )
-    left = 0
-    for name, goal, version in leaves():
-        if goal == goal_id and version != keep:
-            left += not drop_leaf(name)
-    return left
+    return sum(not drop_leaf(name) for name, version in _goal_leaves(goal_id) if version != keep)
 
 
 def drop_goal_results(goal_id: int) -> None:
     """Drop every result table of a goal (being deleted, or deleted), so its rows need not be
     deleted one by one; a table not dropped now is left to reconcile."""
-    for name, goal, _version in leaves():
-        if goal == goal_id:
-            drop_leaf(name)
+    for name, _version in _goal_leaves(goal_id):
+        drop_leaf(name)
+
+
+def _goal_leaves(goal_id: int) -> list[tuple[str, int]]:
+    """A goal's result tables: (name, version)."""
+    return [(name, version) for name, goal, version in leaves() if goal == goal_id]

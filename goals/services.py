@@ -18,7 +18,7 @@ never overwritten with stale values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
@@ -58,13 +58,15 @@ class _Measures:
         return cls(
             criteria=goal.criteria,
             impact=(goal.impact_currency, goal.impact_static, goal.impact_event_key),
-            attribution=rules.Attribution(
-                window_days=goal.window_days,
-                metrics=dict(goal.metrics),
-                count_machine=goal.count_machine,
-            ),
+            attribution=_attribution_of(goal),
             sources=frozenset(_current_sources(goal)),
         )
+
+
+def _attribution_of(goal: Goal) -> rules.Attribution:
+    return rules.Attribution(
+        window_days=goal.window_days, metrics=dict(goal.metrics), count_machine=goal.count_machine
+    )
 
 
 def _current_sources(goal: Goal) -> dict[rules.SourceRef, GoalSource]:
@@ -332,11 +334,7 @@ def attribution_patched(goal: Goal, patch: Any) -> Any:
     ``criteria.attribution_clean`` to refuse."""
     if not isinstance(patch, dict):
         return patch
-    current: dict[str, Any] = {
-        "window_days": goal.window_days,
-        "metrics": dict(goal.metrics),
-        "count_machine": goal.count_machine,
-    }
+    current = asdict(_attribution_of(goal))
     for key, value in patch.items():
         if key == "metrics" and isinstance(value, dict):
             metrics = {**current["metrics"], **value}

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from campaigns.admin import view_on_site
 from goals.views.base import LoginView
 
 urlpatterns = [
@@ -11,6 +12,11 @@ urlpatterns = [
     path("goals/", include("goals.ui_urls")),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    # Before the admin's own "view on site" URL, which it replaces with a workspace-scoped one.
+    path(
+        "admin/r/<int:content_type_id>/<path:object_id>/",
+        admin.site.admin_view(view_on_site),
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include("campaigns.urls")),
     path("api/v1/", include("goals.urls")),

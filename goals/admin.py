@@ -2,7 +2,8 @@
 
 What a goal measures (criteria, impact, sources, attribution settings) is edited through the
 API and the goals UI, where it is validated and recomputed; here a goal's name, description
-and tags can be changed, its result inspected, and the goal deleted.
+and tags can be changed, its result inspected, and the goal deleted. Every model of the app is
+here (SPEC §1): a goal's sources and its report rollups are listed read-only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.utils.html import format_html
 
 from campaigns.admin import FactAdmin, ReadOnlyInline, WorkspaceFilter, WorkspaceScopedAdmin
 from goals import services
-from goals.models import Achievement, Goal, GoalSource
+from goals.models import Achievement, Goal, GoalRollup, GoalSource
 
 
 class GoalSourceInline(ReadOnlyInline):
@@ -153,3 +154,75 @@ class AchievementAdmin(FactAdmin):
     @admin.display(description="source")
     def source(self, obj: Achievement) -> str:
         return str(obj.source_campaign or obj.source_broadcast or "unattributed")
+
+
+class SourceTypeFilter(admin.SimpleListFilter):
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("campaign", "Campaign"), ("broadcast", "Broadcast")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "campaign":
+            return queryset.filter(campaign__isnull=False)
+        if self.value() == "broadcast":
+            return queryset.filter(broadcast__isnull=False)
+        return queryset
+
+
+@admin.register(GoalSource)
+class GoalSourceAdmin(FactAdmin):
+    """Every goal's sources in one list. Read-only: adding or removing a source recomputes the
+    goal, which the API and the goals UI do (they also check the source may be one, SPEC §4.3).
+    """
+
+    workspace_field = "goal__workspace"
+    list_display = ("goal_link", "source", "source_type", "deleted", "created_at")
+    list_filter = (SourceTypeFilter,)
+    list_select_related = ("goal", "campaign", "broadcast")
+    search_fields = ("goal__name", "campaign__name", "broadcast__name")
+    fields = ("goal", "campaign", "broadcast", "created_at")
+    ordering = ("goal__name", "goal_id", "id")
+
+    @admin.display(description="goal", ordering="goal__name")
+    def goal_link(self, obj: GoalSource) -> str:
+        return format_html('<a href="{}">{}</a>', obj.goal.get_absolute_url(), obj.goal.name)
+
+    @admin.display(description="source")
+    def source(self, obj: GoalSource) -> str:
+        return str(obj.campaign or obj.broadcast)
+
+    @admin.display(description="type")
+    def source_type(self, obj: GoalSource) -> str:
+        return obj.ref[0]
+
+    @admin.display(boolean=True, description="deleted")
+    def deleted(self, obj: GoalSource) -> bool:
+        source = obj.campaign or obj.broadcast
+        return getattr(source, "deleted_at", None) is not None
+
+
+@admin.register(GoalRollup)
+class GoalRollupAdmin(FactAdmin):
+    """The report rollups of each goal's current result (``goals.reports`` reads them), derived
+    by the engine and shown for inspection only."""
+
+    workspace_field = "goal__workspace"
+    list_display = (
+        "goal",
+        "scope_type",
+        "scope_id",
+        "local_date",
+        "prev_date",
+        "people",
+        "achievements",
+        "revenue_micro",
+        "revenue_missing",
+    )
+    list_filter = ("scope_type",)
+    list_select_related = ("goal",)
+    ordering = ("goal__name", "goal_id", "-local_date", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).filter(version=F("goal__current_version"))

@@ -1,17 +1,20 @@
-"""Admin tenancy beyond the list and change pages (SPEC §1, §2)."""
+"""Admin tenancy beyond the list and change pages (SPEC §1, §2): the "view on site" redirect,
+and the goals app's models all present and scoped."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.contrib import admin
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
 from campaigns import sources
-from campaigns.models import Workspace
-from goals.models import Goal
+from campaigns.models import Campaign, Workspace
+from goals.models import Goal, GoalRollup, GoalSource
 from tests.goals.test_admin import make_goal
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +69,49 @@ def test_view_on_site_needs_a_staff_login(other_workspace: Workspace) -> None:
     response = Client().get(view_on_site(theirs))
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_every_goals_model_is_registered() -> None:
+    for model in apps.get_app_config("goals").get_models():
+        assert admin.site.is_registered(model), model
+
+
+def test_goal_sources_and_rollups_are_listed_for_the_users_workspaces_only(
+    owner: User, viewer: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    ours, theirs = make_goal(workspace, "Ours"), make_goal(other_workspace, "Theirs")
+    for goal, label in ((ours, "Acme"), (theirs, "Globex")):
+        campaign = sources.campaign_create(workspace=goal.workspace, name=f"{label} campaign")
+        GoalSource.objects.create(goal=goal, campaign=campaign)
+        GoalRollup.objects.create(
+            goal=goal, version=goal.current_version, scope_type="total", local_date="2026-01-05"
+        )
+    theirs_source = GoalSource.objects.get(goal=theirs)
+    theirs_rollup = GoalRollup.objects.get(goal=theirs)
+
+    for user in (owner, viewer):
+        client = login(user)
+        for model in ("goalsource", "goalrollup"):
+            page = client.get(f"/admin/goals/{model}/")
+            assert page.status_code == 200, model
+            assert "Ours" in page.text and "Theirs" not in page.text, model
+            assert "Globex" not in page.text, model
+        assert client.get(f"/admin/goals/goalsource/{theirs_source.pk}/change/").status_code == 302
+        assert client.get(f"/admin/goals/goalrollup/{theirs_rollup.pk}/change/").status_code == 302
+
+    # Read-only for everyone: sources are changed through the API and the goals UI, which
+    # validate them and recompute the goal; rollups are derived by the engine.
+    client = login(owner)
+    ours_source = GoalSource.objects.get(goal=ours)
+    page = client.get(f"/admin/goals/goalsource/{ours_source.pk}/change/")
+    assert page.status_code == 200 and "Acme campaign" in page.text
+    assert 'name="_save"' not in page.text
+    ours_rollup = GoalRollup.objects.get(goal=ours)
+    assert client.get(f"/admin/goals/goalrollup/{ours_rollup.pk}/change/").status_code == 200
+    assert client.get("/admin/goals/goalsource/add/").status_code == 403
+    assert client.post(f"/admin/goals/goalsource/{ours_source.pk}/delete/").status_code == 403
+    assert GoalSource.objects.filter(pk=ours_source.pk).exists()
+    assert Campaign.objects.filter(name="Acme campaign").exists()
 
 
 def test_view_on_site_of_an_unknown_content_type_or_a_bad_id_is_not_found(owner: User) -> None:

@@ -14,7 +14,6 @@ delete of the API.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -48,6 +47,7 @@ from campaigns.models import (
     Segment,
     SegmentMembershipChange,
     Workspace,
+    time_zone_names,
 )
 from campaigns.sources import tags_clean
 
@@ -484,7 +484,7 @@ class SegmentAdmin(SoftDeleteAdmin):
 
 class WorkspaceForm(forms.ModelForm):
     time_zone = forms.ChoiceField(
-        choices=[(tz, tz) for tz in sorted(zoneinfo.available_timezones())], initial="UTC"
+        choices=[(tz, tz) for tz in sorted(time_zone_names())], initial="UTC"
     )
 
     class Meta:

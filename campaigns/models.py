@@ -12,6 +12,7 @@ instead of an aggregate over metrics.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -31,8 +32,20 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA zone names a workspace may use (SPEC §2). ``ZoneInfo`` also opens any other
+    file of the zone directory: ``localtime`` (the server's own zone, so reports would depend
+    on the machine), ``right/...`` (counting leap seconds: local days 27 s off), the POSIX
+    copies and, on case-insensitive file systems, misspelt names; none of them is an IANA name.
+    """
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
 def validate_time_zone(value: str) -> None:
     try:
+        if value not in time_zone_names():
+            raise ValueError(value)
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(

@@ -228,7 +228,6 @@ def test_it_filters_by_source_and_attribution(
 ) -> None:
     assert ids(api.get(url(goal), {"source": f"campaign:{campaign.pk}"})) == [history["a1"].pk]
     assert ids(api.get(url(goal), {"source": f"broadcast:{newsletter.pk}"})) == [history["b1"].pk]
-    assert ids(api.get(url(goal), {"source": "campaign:999999"})) == []
     assert ids(api.get(url(goal), {"attributed": "true"})) == [
         history["a1"].pk,
         history["b1"].pk,
@@ -240,6 +239,40 @@ def test_it_filters_by_source_and_attribution(
     assert ids(api.get(url(goal), {"attributed": "false", "start": "2026-03-04"})) == [
         history["a2"].pk
     ]
+
+
+def test_a_source_outside_the_workspace_is_not_found(
+    api: APIClient,
+    goal: Goal,
+    history: dict[str, Any],
+    campaign: Campaign,
+    other_workspace: Workspace,
+) -> None:
+    """SPEC §7: 404 for anything outside the caller's workspace; one that does not exist
+    answers the same, so the answer tells nothing about other workspaces."""
+    theirs = sources.campaign_create(workspace=other_workspace, name="Globex campaign")
+    their_news = sources.broadcast_create(workspace=other_workspace, name="Globex news")
+    answers = [
+        api.get(url(goal), {"source": f"campaign:{theirs.pk}"}),
+        api.get(url(goal), {"source": f"broadcast:{their_news.pk}"}),
+        api.get(url(goal), {"source": "campaign:999999"}),
+    ]
+    for response, ref in zip(
+        answers,
+        [("campaign", theirs.pk), ("broadcast", their_news.pk), ("campaign", 999999)],
+        strict=True,
+    ):
+        assert response.status_code == 404
+        assert response.json()["errors"] == {
+            "source": [f"no {ref[0]} with id {ref[1]} in this workspace"]
+        }
+        assert "Globex" not in response.content.decode()
+    # A campaign of the workspace that no achievement is credited to, or a deleted one, is
+    # an empty list: it exists here.
+    other = sources.campaign_create(workspace=goal.workspace, name="Unused")
+    assert ids(api.get(url(goal), {"source": f"campaign:{other.pk}"})) == []
+    services.source_soft_delete(source=campaign)
+    assert ids(api.get(url(goal), {"source": f"campaign:{campaign.pk}"})) == [history["a1"].pk]
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "campaigns.admin_apps.WorkspaceAdminConfig",  # django.contrib.admin, open to members
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -764,3 +764,59 @@ def test_list_pages_do_not_query_per_row(
 
     assert many == few
     assert many <= 15
+
+
+# --- who may sign in -------------------------------------------------------------------------
+
+
+def admin_login(username: str, password: str = "pw") -> tuple[Client, Any]:
+    client = Client()
+    response = client.post(
+        reverse("admin:login"),
+        # The login page's hidden field sends the admin index as the next page.
+        {"username": username, "password": password, "next": reverse("admin:index")},
+        follow=True,
+    )
+    return client, response
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.EDITOR, Role.VIEWER])
+def test_a_member_signs_in_to_the_admin_without_the_staff_flag(
+    workspace: Workspace, acme: Rows, globex: Rows, role: str
+) -> None:
+    """SPEC §1: workspace administrators use the Django admin; membership, not Django's staff
+    flag, is what lets them in, and it shows their workspace alone."""
+    user = User.objects.create_user(f"member-{role}", password="pw")
+    Membership.objects.create(workspace=workspace, user=user, role=role)
+    assert not user.is_staff
+
+    client, response = admin_login(user.username)
+
+    assert response.redirect_chain[-1][0] == reverse("admin:index")
+    campaigns = client.get(changelist("campaign"))
+    assert campaigns.status_code == 200
+    assert "Acme campaign" in campaigns.content.decode()
+    assert "Globex campaign" not in campaigns.content.decode()
+    assert client.get(change_url(globex.campaign)).status_code == 302  # "doesn't exist"
+    # Django's own accounts stay for superusers.
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_an_account_with_no_membership_and_no_staff_flag_cannot_sign_in(db: Any) -> None:
+    User.objects.create_user("stranger", password="pw")
+
+    client, response = admin_login("stranger")
+
+    assert response.status_code == 200
+    assert "workspace member or a staff account" in response.content.decode()
+    assert client.get(reverse("admin:index")).status_code == 302  # back to the login page
+
+
+def test_an_inactive_member_cannot_sign_in(workspace: Workspace) -> None:
+    user = User.objects.create_user("gone", password="pw", is_active=False)
+    Membership.objects.create(workspace=workspace, user=user, role=Role.ADMIN)
+
+    client, response = admin_login("gone")
+
+    assert response.status_code == 200
+    assert client.get(reverse("admin:index")).status_code == 302

@@ -123,3 +123,11 @@ def test_the_admin_links_goals_and_achievements_to_the_goal_page(
 
     assert f'href="/goals/{goal.pk}/?workspace={workspace.pk}"' in goals
     assert "View on site" in change
+
+
+def test_the_site_answers_the_browsers_favicon_request(client: Client) -> None:
+    # Browsers ask every site for /favicon.ico; a 404 there is an error in their console.
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in response.content

@@ -1,0 +1,115 @@
+"""Layout across the pages a marketer opens at common window widths: nothing runs off the page or
+under another part of it, the header stays readable, and no page logs a console error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Browser, Page
+
+from campaigns.models import Workspace
+from goals import services
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_goals(workspace: Workspace) -> list[int]:
+    goals = [
+        services.goal_create(
+            workspace=workspace,
+            name=name,
+            description=description,
+            tags=tags,
+            criteria={"trigger": {"type": "event", "name": "plan_activated"}},
+            impact={"currency": "EUR", "static": "29.00"},
+        )
+        for name, description, tags in (
+            ("Trial to paid", "People who activate a paid plan.", ["revenue", "conversion"]),
+            ("Win-back: back to paying", "Customers back in the paying segment.", ["win-back"]),
+        )
+    ]
+    return [goal.pk for goal in goals]
+
+
+@pytest.mark.parametrize("width", [800, 1024])
+def test_the_dashboard_fits_narrower_windows(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace, width: int
+) -> None:
+    make_goals(workspace)
+    login(owner)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto("/goals/")
+    # No sideways scrolling, and the list does not run under the filter column.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    table = page.locator("#result_list").bounding_box()
+    filters = page.locator("#changelist-filter").bounding_box()
+    assert table is not None and filters is not None
+    assert table["x"] + table["width"] <= width
+    overlaps = not (
+        table["x"] + table["width"] <= filters["x"]
+        or filters["x"] + filters["width"] <= table["x"]
+        or table["y"] + table["height"] <= filters["y"]
+        or filters["y"] + filters["height"] <= table["y"]
+    )
+    assert not overlaps, (table, filters)
+    # Every row's menu is reachable.
+    for menu in page.locator(".goal-menu summary").all():
+        box = menu.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width
+    screenshot(page, f"dashboard-{width}")
+
+
+def test_the_header_reads_the_same_on_every_page(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace
+) -> None:
+    goal_id = make_goals(workspace)[0]
+    login(owner)
+
+    def label_style() -> list[str]:
+        return page.locator("#workspace-switcher label").evaluate(
+            "e => { const s = getComputedStyle(e); return [s.color, s.fontSize, s.fontWeight]; }"
+        )
+
+    expected = label_style()  # the dashboard's
+    for path in (
+        "/goals/new/",
+        f"/goals/{goal_id}/",
+        f"/goals/{goal_id}/edit/",
+        f"/goals/{goal_id}/settings/",
+        f"/goals/{goal_id}/sources/",
+        f"/goals/{goal_id}/sources/add/",
+        f"/goals/{goal_id}/delete/",
+    ):
+        page.goto(path)
+        assert label_style() == expected, path
+
+
+def test_a_first_visit_logs_no_console_errors(
+    browser: Browser, live_server: object, owner: User, workspace: Workspace
+) -> None:
+    goal_id = make_goals(workspace)[0]
+    # A new browser context: nothing cached, as on a marketer's first visit (the browser asks
+    # for /favicon.ico once per profile).
+    context = browser.new_context(base_url=str(live_server.url))  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto("/accounts/login/")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)  # the browser asks for the icon after the page loaded
+        page.fill("#id_username", "alice")
+        page.fill("#id_password", "password")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/goals/")
+        for path in (f"/goals/{goal_id}/", "/admin/"):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(300)
+    finally:
+        context.close()
+    assert errors == []

@@ -632,6 +632,23 @@ def _demo_user(workspace: Workspace) -> bool:
     return created
 
 
+def demo_login(workspace: Workspace) -> str:
+    """How to log in to an existing demo ``workspace`` (empty when ``demo`` is not a member)."""
+    user = (
+        get_user_model()
+        .objects.filter(username=DEMO_USERNAME, memberships__workspace=workspace)
+        .first()
+    )
+    if user is None:
+        return ""
+    password = (
+        f"with password {DEMO_PASSWORD!r}"
+        if user.check_password(DEMO_PASSWORD)
+        else "(its password was changed since the seed)"
+    )
+    return f"Log in at /goals/ (the admin is at /admin/) as {DEMO_USERNAME!r} {password}."
+
+
 def workspace_counts(workspace: Workspace) -> dict[str, int]:
     """Rows per kind in ``workspace`` (what the seed reports at the end)."""
     ws = workspace.pk

@@ -59,6 +59,11 @@ class Command(BaseCommand):
                 f"Workspace {workspace.name!r} (id {workspace.pk}) already exists; nothing "
                 "was changed. Use --workspace-name to seed another one."
             )
+            # `make run` runs this every time: the login is printed on every run, not only on
+            # the first one (whose output scrolled away).
+            login = demo.demo_login(workspace)
+            if login:
+                self.stdout.write(login)
             return
         assert result.start is not None and result.end is not None
         if options["goals"]:

@@ -466,9 +466,25 @@ class Planner:
         if rng.random() < 0.1:
             message("email", None, signup + rng.randint(HOUR, 20 * DAY))  # password reset
         if trial_at is None:
-            message("email", "winback", signup + 14 * DAY)
-            message("sms", "winback", signup + 16 * DAY)
-            message("email", "winback", signup + 21 * DAY)
+            # Win-back: two weeks after signing up without a trial. Some come back and buy a
+            # few hours to days after one of its messages (and get no more of them), so the
+            # "back to paying" goal has the campaign's own results to show.
+            back_after = rng.randrange(3) if rng.random() < 0.18 else None
+            for n, (channel, delay) in enumerate((("email", 14), ("sms", 16), ("email", 21))):
+                message(channel, "winback", signup + delay * DAY)
+                if n == back_after:
+                    bought_at = signup + delay * DAY + rng.randint(2 * HOUR, 3 * DAY)
+                    bought = "pro" if rng.random() < 0.85 else "team"
+                    data = {"plan": bought, "currency": "EUR", "via": "win-back"}
+                    price = self.price(bought)
+                    if price is not None:
+                        data["price"] = price
+                    event("plan_activated", bought_at, data)
+                    change(bought_at, plan=bought, lifecycle_stage="customer")
+                    segment("paying", SegmentAction.ENTER, bought_at)
+                    message("webhook", "crm_webhook", bought_at + 30)
+                    message("email", None, bought_at + 40)  # transactional: receipt
+                    break
             if signup + 20 * DAY < self.winback_sms_until:
                 message("sms", "winback_sms_old", signup + 20 * DAY)
         if signup < self.autumn_sale_at and rng.random() < 0.5:

@@ -310,3 +310,22 @@ def test_attribute_history_carries_the_patches_ingestion_would_store(demo_ws: Wo
                 else:
                     rebuilt[key] = value
             assert rebuilt == change.attributes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_win_back_goal_credits_the_win_back_campaign() -> None:
+    """The demo's "Win-back: back to paying" goal shows what its win-back campaigns did: some
+    people the campaign reached come back and buy, and are credited to it (before, nobody it
+    reached ever bought, and the goal's own campaigns showed 0 next to every newsletter)."""
+    from goals.models import Achievement, Goal
+
+    seed("--people", "400", "--days", "45")
+    win_back = Goal.objects.get(name="Win-back: back to paying")
+    credited = Achievement.objects.filter(
+        goal=win_back,
+        version=win_back.current_version,
+        message__campaign__name__startswith="Win-back",
+    )
+    assert credited.count() >= 5
+    # They bought: the trial-to-paid goal counts them too, as plan_activated events.
+    assert Event.objects.filter(name="plan_activated", data__via="win-back").exists()

@@ -78,16 +78,37 @@ ACHIEVEMENT_PARAMETERS = [
         OpenApiParameter.QUERY,
         description="Last local date, inclusive.",
     ),
+    OpenApiParameter(
+        "date",
+        OpenApiTypes.DATE,
+        OpenApiParameter.QUERY,
+        description="One local date: the same as `start` and `end` both that day.",
+    ),
     _param(
         "source",
         "Credited to this source: `campaign:<id>` or `broadcast:<id>` (deleted ones "
-        "included). One that is not the workspace's is a 404 naming `source`.",
+        "included). One that is not the workspace's (here and in the three ways below) is a "
+        "404 naming `source`.",
+    ),
+    _param(
+        "source_type",
+        "With `source_id`: credited to this source (`campaign` or `broadcast`), as the "
+        "achievement's `source` names it.",
+    ),
+    OpenApiParameter(
+        "source_id", OpenApiTypes.INT, OpenApiParameter.QUERY, description="See `source_type`."
+    ),
+    OpenApiParameter(
+        "campaign", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Credited to it."
+    ),
+    OpenApiParameter(
+        "broadcast", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Credited to it."
     ),
     OpenApiParameter(
         "attributed",
         OpenApiTypes.BOOL,
         OpenApiParameter.QUERY,
-        description="`true`: credited to a source; `false`: unattributed.",
+        description="`true` (or `1`): credited to a source; `false` (or `0`): unattributed.",
     ),
 ]
 

@@ -119,34 +119,107 @@ class SourceField(forms.CharField):
 _DATE = {"invalid": "must be a date like 2025-11-30"}
 
 
+class IdField(forms.CharField):
+    """The id of one of our rows (``values.parse_id``: a whole number from 1, within 64 bits)."""
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return values.parse_id(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+
+class QueryBooleanField(forms.CharField):
+    """``true`` / ``false`` in any case, or ``1`` / ``0``: what HTTP clients make of a boolean
+    (Python's send ``True``). Anything else is refused rather than read as false."""
+
+    VALUES: Final = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return self.VALUES[text.strip().lower()]
+        except KeyError:
+            raise forms.ValidationError(
+                f'must be true or false, not "{text}"', code="invalid"
+            ) from None
+
+
 class AchievementQuery(forms.Form):
-    """``GET /goals/{id}/achievements`` parameters."""
+    """``GET /goals/{id}/achievements`` parameters.
+
+    The source is given as ``source=campaign:12``, as ``source_type`` and ``source_id`` (the
+    names of the achievement's own ``source`` object), or as ``campaign=12`` / ``broadcast=7``;
+    ``date`` is a one-day range.
+    """
 
     start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=_DATE)
     end = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=_DATE)
+    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"], error_messages=_DATE)
     source = SourceField(required=False)
-    attributed = forms.ChoiceField(
+    source_type = forms.ChoiceField(
         required=False,
-        choices=[("true", "true"), ("false", "false")],
-        error_messages={"invalid_choice": 'must be true or false, not "%(value)s"'},
+        choices=[(t, t) for t in SOURCE_TYPES],
+        error_messages={
+            "invalid_choice": (
+                f'unknown source type "%(value)s"; expected one of {_allowed(list(SOURCE_TYPES))}'
+            )
+        },
     )
+    source_id = IdField(required=False)
+    campaign = IdField(required=False)
+    broadcast = IdField(required=False)
+    attributed = QueryBooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start: date | None = data.get("start")
         end: date | None = data.get("end")
-        if start and end and end < start:
+        day: date | None = data.get("date")
+        if day and (start or end):
+            self.add_error("date", "a single day; not with start or end")
+        elif day:
+            data["start"] = data["end"] = day
+        elif start and end and end < start:
             self.add_error("end", "must be on or after start")
+        self._clean_source(data)
         return data
+
+    def _clean_source(self, data: dict[str, Any]) -> None:
+        """Read the ways of naming a source into ``data["source"]``."""
+        given = {name for name in ("source_type", "source_id") if self.data.get(name)}
+        if len(given) == 1:
+            (named,) = given
+            missing = "source_id" if named == "source_type" else "source_type"
+            self.add_error(missing, f"give {missing} with {named}")
+            return
+        names = ("source", "source_type", "source_id", *SOURCE_TYPES)
+        if any(name in self.errors for name in names):
+            return
+        refs: set[SourceRef] = set()
+        if data.get("source"):
+            refs.add(data["source"])
+        if data.get("source_type") and data.get("source_id"):
+            refs.add((data["source_type"], data["source_id"]))
+        for kind in SOURCE_TYPES:
+            if data.get(kind):
+                refs.add((kind, data[kind]))
+        if len(refs) > 1:
+            self.add_error("source", "give one source to filter by")
+        data["source"] = refs.pop() if len(refs) == 1 else None
 
     def selector_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
-        attributed = {"true": True, "false": False}.get(data["attributed"])
         return {
             "start": data["start"],
             "end": data["end"],
             "source": data["source"],
-            "attributed": attributed,
+            "attributed": data["attributed"],
         }
 
 

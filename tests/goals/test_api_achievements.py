@@ -275,6 +275,67 @@ def test_a_source_outside_the_workspace_is_not_found(
     assert ids(api.get(url(goal), {"source": f"campaign:{campaign.pk}"})) == [history["a1"].pk]
 
 
+def test_it_takes_booleans_as_clients_send_them(
+    api: APIClient, goal: Goal, history: dict[str, Any]
+) -> None:
+    """``{"attributed": False}`` in Python's HTTP clients sends ``False``; many send 1 / 0."""
+    credited, not_credited = (
+        [history["a1"].pk, history["b1"].pk],
+        [history["c1"].pk, history["a2"].pk],
+    )
+    for value in (True, "TRUE", "1"):
+        assert ids(api.get(url(goal), {"attributed": value})) == credited
+    for value in (False, "False", "0"):
+        assert ids(api.get(url(goal), {"attributed": value})) == not_credited
+
+
+def test_it_filters_by_the_source_fields_it_answers_with(
+    api: APIClient,
+    goal: Goal,
+    history: dict[str, Any],
+    campaign: Campaign,
+    newsletter: Broadcast,
+) -> None:
+    """Each achievement names its source as ``{"type", "id"}``; a client filters with the same
+    names (``source_type`` and ``source_id``), or by ``campaign`` / ``broadcast`` id."""
+    by_mail, by_news = [history["a1"].pk], [history["b1"].pk]
+    mail, news = str(campaign.pk), str(newsletter.pk)
+    assert ids(api.get(url(goal), {"source_type": "campaign", "source_id": mail})) == by_mail
+    assert ids(api.get(url(goal), {"source_type": "broadcast", "source_id": news})) == by_news
+    assert ids(api.get(url(goal), {"campaign": campaign.pk})) == by_mail
+    assert ids(api.get(url(goal), {"broadcast": newsletter.pk})) == by_news
+    # An id that is not the workspace's: 404, as with ``source`` (see above).
+    assert api.get(url(goal), {"campaign": newsletter.pk + 1000}).status_code == 404
+
+
+def test_it_filters_by_one_local_date(api: APIClient, goal: Goal, history: dict[str, Any]) -> None:
+    assert ids(api.get(url(goal), {"date": "2026-03-01"})) == [history["a1"].pk]
+    assert ids(api.get(url(goal), {"date": "2026-03-03"})) == [history["c1"].pk]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"source_type": "campaign"}, "source_id", "give source_id with source_type"),
+        ({"source_id": "3"}, "source_type", "give source_type with source_id"),
+        ({"source_type": "segment", "source_id": "3"}, "source_type", "unknown source type"),
+        ({"source_type": "campaign", "source_id": "x"}, "source_id", "must be"),
+        ({"campaign": "0"}, "campaign", "must be"),
+        ({"campaign": "1", "broadcast": "2"}, "source", "one source"),
+        ({"date": "2026-03-01", "start": "2026-03-01"}, "date", "not with start or end"),
+        ({"attributed": "yes"}, "attributed", 'must be true or false, not "yes"'),
+    ],
+)
+def test_it_rejects_bad_source_and_date_filters_naming_them(
+    api: APIClient, goal: Goal, params: dict[str, str], field: str, reason: str
+) -> None:
+    response = api.get(url(goal), params)
+
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["errors"]) == [field]
+    assert reason in response.json()["errors"][field][0]
+
+
 @pytest.mark.parametrize(
     ("params", "field", "reason"),
     [

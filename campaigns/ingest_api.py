@@ -553,7 +553,10 @@ class BatchView(_IngestView):
             "delete_person items; `message` for metric items). Every item is answered by index "
             "with the status its own endpoint would give; one bad item never stops the others. "
             "Items are applied by type in this order, in item order within a type: person, "
-            "event, segment, message, metric, delete_person."
+            "event, segment, message, metric, delete_person. The endpoints' plurals (`people`, "
+            "`events`, `segments`, `messages`, `metrics`) and `segment_change`, "
+            "`message_metric`, `person_delete` are read as these types, and `identifier` as "
+            "`person`."
         ),
         request=BatchBodySerializer,
         responses={200: BatchResponseSerializer, 400: ERRORS_400},

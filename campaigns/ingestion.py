@@ -86,6 +86,25 @@ ITEM_FIELDS: dict[str, tuple[str, ...]] = {
     DELETE_PERSON: ("person",),
 }
 ITEM_TYPES: tuple[str, ...] = tuple(ITEM_FIELDS)
+#: Other names a client may give an item type: SPEC §7 lists "people, events, segment
+#: changes, messages and message metrics" and their endpoints without fixing the batch's
+#: names, so the endpoint's plural and the spec's words are read as the canonical type.
+TYPE_ALIASES: dict[str, str] = {
+    "people": PERSON,
+    "events": EVENT,
+    "segments": SEGMENT,
+    "segment_change": SEGMENT,
+    "segment_changes": SEGMENT,
+    "messages": MESSAGE,
+    "metrics": METRIC,
+    "message_metric": METRIC,
+    "message_metrics": METRIC,
+    "person_delete": DELETE_PERSON,
+    "delete_people": DELETE_PERSON,
+}
+#: Item types whose ``person`` field (the URL's ``{identifier}``) may be sent as
+#: ``identifier``, the name SPEC §3 and the URL give it.
+IDENTIFIER_TYPES: frozenset[str] = frozenset({PERSON, EVENT, SEGMENT, DELETE_PERSON})
 
 REQUIRED = "This field is required."
 
@@ -447,8 +466,14 @@ def parse_item(index: int, raw: Any, now: datetime) -> Item | Errors:
     kind = raw.get("type")
     if kind is None:
         return {"type": [REQUIRED]}
+    if isinstance(kind, str):
+        kind = TYPE_ALIASES.get(kind, kind)
     if not isinstance(kind, str) or kind not in _PARSERS:
         return {"type": [f'unknown type "{kind}"; expected one of {", ".join(ITEM_TYPES)}']}
+    if kind in IDENTIFIER_TYPES and "identifier" in raw:
+        if "person" in raw:
+            return {"identifier": ["give person or identifier, not both"]}
+        raw = {("person" if name == "identifier" else name): v for name, v in raw.items()}
     f = _Fields(raw)
     allowed = ITEM_FIELDS[kind]
     for name in raw:
@@ -512,7 +537,11 @@ def ingest_one(
     if not isinstance(body, dict):
         raise DomainError({"body": ["must be a JSON object"]})
     path = path or {}
-    clash = {name: ["is given by the URL"] for name in body if name in path or name == "type"}
+    clash = {
+        name: ["is given by the URL"]
+        for name in body
+        if name in path or name == "type" or (name == "identifier" and "person" in path)
+    }
     if clash:
         return ItemResult(0, HTTPStatus.BAD_REQUEST, errors=clash)
     return ingest(workspace=workspace, items=[{**body, **path, "type": kind}]).results[0]

@@ -301,3 +301,39 @@ def test_a_nul_character_is_refused_per_item_and_the_rest_is_stored(
     assert [r["status"] for r in results] == [201, 400, 400]
     assert "data.k" in results[1]["errors"] and "person" in results[2]["errors"]
     assert list(Event.objects.values_list("name", flat=True)) == ["ok"]
+
+
+def test_item_types_may_be_named_as_the_spec_names_the_data(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """SPEC §7 lists "people, events, segment changes, messages and message metrics" and their
+    endpoints without fixing the batch's type names: the endpoint's and the spec's words are
+    read as the canonical singular type, and a person may be named by its ``identifier``."""
+    segment = Segment.objects.create(workspace=workspace, name="Trial")
+    items = [
+        {"type": "people", "identifier": "ada", "attributes": {"a": 1}},
+        {"type": "events", "identifier": "ada", "name": "signup", "timestamp": T},
+        {"type": "segment_change", "person": "ada", "segment": segment.pk, "action": "enter"},
+        {"type": "messages", "id": "m1", "person": "ada", "channel": "sms", "sent_at": T},
+        {"type": "message_metric", "message": "m1", "metric": "delivered", "timestamp": T},
+        {"type": "metrics", "message": "m1", "metric": "clicked", "timestamp": T},
+        {"type": "person_delete", "identifier": "bo"},
+        {"type": "person", "person": "ada", "identifier": "bo"},
+    ]
+    body = batch(api, items).json()
+    assert [r["status"] for r in body["results"]] == [201, 201, 201, 201, 201, 201, 404, 400]
+    assert body["results"][7]["errors"] == {"identifier": ["give person or identifier, not both"]}
+    assert Person.objects.get(workspace=workspace, identifier="ada").attributes == {"a": 1}
+    assert Event.objects.filter(workspace=workspace, name="signup").count() == 1
+    assert SegmentMembershipChange.objects.filter(workspace=workspace).count() == 1
+    assert MessageMetric.objects.filter(workspace=workspace).count() == 2
+
+
+def test_an_unknown_type_names_the_canonical_types(api: APIClient) -> None:
+    body = batch(api, [{"type": "pageview"}]).json()
+    assert body["results"][0]["errors"] == {
+        "type": [
+            'unknown type "pageview"; expected one of person, event, segment, message, metric, '
+            "delete_person"
+        ]
+    }

@@ -353,3 +353,9 @@ def test_the_migration_gives_stored_snapshots_their_patches(workspace: Workspace
     migration.backfill_patches(apps, None)
     patches = [PersonAttributeChange.objects.get(pk=r.pk).patch for r in rows]
     assert patches == [{"plan": "free", "vip": 1}, {"vip": True}, {"plan": "pro", "vip": None}]
+
+
+def test_the_identifier_in_the_body_is_refused_as_given_by_the_url(api: APIClient) -> None:
+    response = api.put("/api/v1/people/ada", {"identifier": "bo"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"identifier": ["is given by the URL"]}}

@@ -193,15 +193,21 @@ def minor_units(code: str) -> int | None:
     return entry[0] if entry is not None else None
 
 
+def money_places(currency: str) -> int:
+    """The decimal places amounts are shown with: the currency's minor unit, or 2 for an
+    unknown code or none (a goal without impact reports "0.00" revenue everywhere)."""
+    places = minor_units(currency.upper())
+    return 2 if places is None else places
+
+
 def money_str(amount: Decimal, currency: str) -> str:
-    """``amount`` as a decimal string with at least ``currency``'s decimals ("12.50", "500").
+    """``amount`` as a decimal string with at least ``currency``'s decimals ("12.50", "500";
+    ``money_places``).
 
     Extra non-zero digits are kept rather than rounded away ("12.345" stays), so a display
     never hides a part of an amount that was stored; trailing zeros beyond the minor unit go.
     """
-    places = minor_units(currency)
-    if places is None:
-        places = 0
+    places = money_places(currency)
     normalized = amount.normalize()
     exponent = normalized.as_tuple().exponent
     assert isinstance(exponent, int)  # finite amounts only

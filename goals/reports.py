@@ -71,6 +71,7 @@ from django.utils import timezone
 
 from campaigns.errors import DomainError
 from campaigns.models import Workspace
+from goals import currencies
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
 
 Period = Literal["day", "week"]
@@ -83,20 +84,13 @@ MAX_RANGE_DAYS = 3 * 366
 
 #: ``Achievement.revenue`` has 6 decimal places; sums are done in integer millionths.
 MICRO = 10**6
-#: ISO 4217 minor units where they are not 2 (every other code, and "no currency", use 2).
-_MINOR_UNITS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
-    **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
 #: How many times a report is rebuilt when a recompute switches versions while it is read.
 _VERSION_ATTEMPTS = 3
 
 
 def money_places(currency: str) -> int:
     """The currency's usual decimal places (ISO 4217 minor unit; 2 when unknown or none)."""
-    return _MINOR_UNITS.get(currency.upper(), 2)
+    return currencies.money_places(currency)
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -412,3 +412,26 @@ def test_a_page_takes_the_same_queries_however_many_rows_it_holds(
     new = [row for row in response.json()["results"] if row["person"].startswith("p")]
     assert len(new) == 30
     assert all(row["source"]["name"] == "Onboarding" and row["message"] for row in new)
+
+
+def test_a_goal_without_impact_states_revenue_as_its_report_does(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """Money is a decimal string (SPEC §7) written one way: an achievement of a goal without
+    impact has the "0.00" its report's revenue has, not "0"."""
+    goal = goal_services.goal_create(
+        workspace=workspace,
+        name="Onboarded",
+        criteria={"trigger": {"type": "event", "name": "onboarded"}},
+    )
+    Goal.objects.filter(pk=goal.pk).update(current_version=1)
+    goal.refresh_from_db()
+    achieve(goal, person(workspace, "dan"), at("2026-03-01T10:00:00"))
+
+    listed = api.get(url(goal)).json()["results"]
+    report = api.get(
+        f"/api/v1/goals/{goal.pk}/report", {"start": "2026-03-01", "end": "2026-03-01"}
+    )
+
+    assert [row["revenue"] for row in listed] == ["0.00"]
+    assert report.json()["unattributed"]["revenue"] == "0.00"

@@ -643,7 +643,9 @@ def test_the_currency_table_has_the_iso_minor_units() -> None:
         ("0", "EUR", "0.00"),
         ("1.200000", "KWD", "1.200"),
         ("12.345000", "USD", "12.345"),
-        ("7", "", "7"),
+        # No currency (a goal without impact): two places, as its report states revenue.
+        ("7", "", "7.00"),
+        ("0.000000", "", "0.00"),
     ],
 )
 def test_money_is_shown_with_the_currencys_decimals(amount: str, currency: str, text: str) -> None:

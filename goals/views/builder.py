@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -35,9 +36,17 @@ class _BuilderView(WorkspaceMixin, TemplateView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         goal = self.goal()
         form = GoalForm(request.POST, workspace=self.workspace, goal=goal)
+        version = goal.requested_version if goal is not None else None
         if form.is_valid():
             saved = form.save()
             if saved is not None:
+                if goal is None:
+                    text = f"Goal “{saved.name}” created. Its achievements are being computed."
+                elif saved.requested_version != version:
+                    text = "Goal saved. It is being recomputed with the changes."
+                else:
+                    text = "Goal saved."
+                messages.success(request, text)
                 return HttpResponseRedirect(reverse("goals_ui:detail", args=[saved.pk]))
         return self.render(form, goal)
 

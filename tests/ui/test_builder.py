@@ -197,16 +197,17 @@ def test_an_event_goal_with_conditions_and_filters(
 
 
 def test_an_attribute_goal(owner_client: Client, workspace: Workspace) -> None:
-    goal = created(
-        create(
-            owner_client,
-            trigger_type="attribute",
-            attribute_key="plan.tier",
-            attribute_op="eq",
-            attribute_value="pro",
-            event_name="left over from the event panel",
-        )
+    response = create(
+        owner_client,
+        trigger_type="attribute",
+        attribute_key="plan.tier",
+        attribute_op="eq",
+        attribute_value="pro",
+        event_name="left over from the event panel",
     )
+    goal = created(response)
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f"Goal “{goal.name}” created. Its achievements are being computed." in page
 
     assert goal.criteria == {
         "trigger": {"type": "attribute", "key": "plan.tier", "op": "eq", "value": "pro"},
@@ -664,6 +665,8 @@ def test_saving_an_edit_updates_the_goal_and_leads_to_its_page(
 
     assert response.status_code == 302, errors_of(response)
     assert response["Location"] == reverse("goals_ui:detail", args=[existing.pk])
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "Goal saved. It is being recomputed with the changes." in page
     existing.refresh_from_db()
     assert existing.name == "Bigger orders"
     assert list(existing.tags.names()) == ["revenue"]
@@ -690,6 +693,8 @@ def test_saving_an_unchanged_goal_keeps_its_criteria_and_recomputes_nothing(
     )
 
     assert response.status_code == 302, errors_of(response)
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "Goal saved." in page and "recomputed" not in page
     existing.refresh_from_db()
     assert existing.description == "Renamed only"
     # The stored number 100 is shown as "100" and was not sent back as text.

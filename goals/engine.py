@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -49,7 +50,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -95,8 +96,12 @@ T = TypeVar("T")
 
 #: People per query when a set of people is loaded or re-evaluated.
 CHUNK = 2000
-#: How long a recompute may hold its goal before another worker may take it over.
-LEASE = timedelta(minutes=30)
+#: How long a recompute's lease lasts without renewal: a worker that dies (SIGKILL, OOM, a lost
+#: host) gives its goal back this long after its last heartbeat, so reconcile can restart it.
+LEASE = timedelta(seconds=60)
+#: How often a running build renews its lease, from a thread of its own (a build's phases may
+#: each take longer than ``LEASE``).
+LEASE_HEARTBEAT = timedelta(seconds=15)
 #: Catch-up and the reconcile pass re-read data that arrived this long before their cursor,
 #: so a row committed late (a long transaction, a task that ran just before a switch) is not
 #: missed.
@@ -1365,6 +1370,67 @@ def _release(goal_id: int, token: datetime | None = None) -> None:
     leases.update(recompute_lease_until=None)
 
 
+class _Lease:
+    """A claimed lease kept alive while its build runs: a heartbeat thread (its own database
+    connection) renews it every ``LEASE_HEARTBEAT``, so the lease can be short and a dead
+    worker's goal is free again within ``LEASE``. ``token`` is the current expiry instant;
+    ``lock`` is held by every renewal and by the switch, so the token the switch compares
+    cannot change under it."""
+
+    def __init__(self, goal_id: int, token: datetime):
+        self.goal_id = goal_id
+        self.token = token
+        self.lost = False
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # Inside a transaction the claim is not even visible to other connections, and the
+        # heartbeat's UPDATE would wait for this transaction's row lock: no heartbeat there.
+        if connection.in_atomic_block:
+            return
+        self._thread = threading.Thread(
+            target=self._beat, name=f"goals-lease-{self.goal_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(LEASE_HEARTBEAT.total_seconds()):
+                with self.lock:
+                    if self.lost or self._stop.is_set():
+                        return
+                    try:
+                        self.token = _renew(self.goal_id, self.token)
+                    except LeaseLost:
+                        self.lost = True
+                        return
+                    except DatabaseError:
+                        logger.warning(
+                            "goal %s: lease heartbeat failed", self.goal_id, exc_info=True
+                        )
+                        connection.close()  # a fresh connection next beat
+        finally:
+            connection.close()  # this thread's own connection
+
+    def renew(self) -> None:
+        """Renew now (between a build's phases); ``LeaseLost`` if it is no longer ours."""
+        with self.lock:
+            if self.lost:
+                raise LeaseLost(self.goal_id)
+            try:
+                self.token = _renew(self.goal_id, self.token)
+            except LeaseLost:
+                self.lost = True
+                raise
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 def recompute(*, goal_id: int) -> bool:
     """Rebuild a goal's result from stored data and switch readers to it.
 
@@ -1411,7 +1477,8 @@ def _recompute(*, goal_id: int) -> bool:
     token = _claim(goal_id)
     if token is None:
         raise LeaseHeld(goal_id)
-    lease = [token]  # renewed by the build between its phases
+    lease = _Lease(goal_id, token)  # renewed by a heartbeat while the build runs
+    lease.start()
     try:
         for _ in range(MAX_BUILDS):
             goal = Goal.objects.select_related("workspace").get(pk=goal_id)
@@ -1442,7 +1509,8 @@ def _recompute(*, goal_id: int) -> bool:
             logger.warning("goal %s: lease lost during a build; another worker took over", goal_id)
         return False
     finally:
-        _release(goal_id, lease[0])
+        lease.stop()
+        _release(goal_id, lease.token)
 
 
 def _drop_version(goal_id: int, version: int) -> None:
@@ -1475,14 +1543,13 @@ def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
     _on_shards(shards, drop_share)
 
 
-def _build_and_switch(
-    goal: Goal, target: int, *, started: datetime, lease: list[datetime]
-) -> int | None:
+def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: _Lease) -> int | None:
     """Build version ``target`` beside the current one and switch readers to it; returns its
     number of achievements.
 
     Returns None, leaving nothing behind, when a newer change arrived meanwhile. ``lease``
-    holds this worker's lease token; it is renewed between phases and checked at the switch.
+    holds this worker's lease; it is renewed between phases (and by its heartbeat) and checked
+    at the switch.
     """
     goal_id = goal.pk
     clock = time.perf_counter()
@@ -1497,8 +1564,8 @@ def _build_and_switch(
         # segment changes are re-evaluated like anyone's, but attribute filters keep the
         # verdict of the previous result, and attribute triggers are carried over below.
         spec.deleted_verdicts = set(
-            Achievement.objects.filter(
-                goal_id=goal_id, version=goal.current_version, person_id__isnull=True
+            _of_deleted_people(
+                Achievement.objects.filter(goal_id=goal_id, version=goal.current_version)
             ).values_list("trigger_kind", "trigger_id")
         )
     # A version being built is written by its build alone: nothing to skip or merge.
@@ -1510,7 +1577,7 @@ def _build_and_switch(
         "goal %s version %s: %s achievements built and attributed in %.2fs",
         goal_id, target, count, time.perf_counter() - clock,
     )  # fmt: skip
-    lease[0] = _renew(goal_id, lease[0])
+    lease.renew()
     # After the last attribution step: the rollup sums the final credits. (Writing it from
     # the achievements' INSERT ... RETURNING in the same statement measured slower.)
     clock = time.perf_counter()
@@ -1519,10 +1586,10 @@ def _build_and_switch(
         "goal %s version %s: %s rollup rows built in %.2fs",
         goal_id, target, cells, time.perf_counter() - clock,
     )  # fmt: skip
-    lease[0] = _renew(goal_id, lease[0])
-    with transaction.atomic():
+    lease.renew()
+    with lease.lock, transaction.atomic():
         locked = Goal.objects.select_for_update().filter(pk=goal_id).first()
-        if locked is None or locked.recompute_lease_until != lease[0]:
+        if locked is None or locked.recompute_lease_until != lease.token:
             raise LeaseLost(goal_id)  # deleted or taken over since the renewal: never switch
         if locked.requested_version != target:
             _drop_version(goal_id, target)
@@ -1537,6 +1604,16 @@ def _build_and_switch(
     return count
 
 
+def _of_deleted_people(achievements: QuerySet[Achievement]) -> QuerySet[Achievement]:
+    """The achievements of people who were deleted: no person has their key any more.
+
+    Not ``person IS NULL``: deleting a person clears the link on the rows that exist then,
+    but a build or an incremental update that read the person's rows just before the deletion
+    writes them afterwards with the link still set (achievements have no foreign-key
+    constraint), and those people would then be taken for alive and lose what they achieved."""
+    return achievements.filter(~Exists(Person.objects.filter(key=OuterRef("person_key"))))
+
+
 def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> None:
     """Carry deleted people's achievements of an attribute-triggered goal into a new version.
 
@@ -1545,11 +1622,10 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
     current impact and the window re-derived.
     """
     old = (
-        Achievement.objects.filter(
-            goal_id=spec.goal.pk,
-            version=source,
-            person_id__isnull=True,
-            trigger_kind=spec.trigger_type,
+        _of_deleted_people(
+            Achievement.objects.filter(
+                goal_id=spec.goal.pk, version=source, trigger_kind=spec.trigger_type
+            )
         )
         .values_list(*(Achievement._meta.get_field(f).attname for f in BUILD_FIELDS))  # type: ignore[union-attr]
         .iterator(2000)
@@ -1651,8 +1727,14 @@ def _touched(
 def _apply_to_goal(goal_id: int, keys: Iterable[uuid.UUID]) -> None:
     """Re-evaluate these people for one goal's current result, serialised on the goal row."""
     with transaction.atomic():
+        # ``of=("self",)``: the goal row only. A bare FOR UPDATE would lock the joined
+        # workspace row too, and every ingestion into the workspace checks its foreign keys to
+        # that row (KEY SHARE) at commit: they would wait for this update, and deadlock.
         goal = (
-            Goal.objects.select_for_update().select_related("workspace").filter(pk=goal_id).first()
+            Goal.objects.select_for_update(of=("self",))
+            .select_related("workspace")
+            .filter(pk=goal_id)
+            .first()
         )
         if goal is None or goal.current_version == 0:
             return  # never computed: the pending recompute will include these rows

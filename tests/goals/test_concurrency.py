@@ -1,0 +1,165 @@
+"""Races found by driving processing concurrently on PostgreSQL with a real worker (audit 5),
+replayed here in a chosen interleaving: incremental updates against ingestion, a build that
+outlives its lease, a worker that dies mid-build, a person deleted while a build runs."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from campaigns import services
+from campaigns.models import Campaign, Person, Workspace
+from goals import engine
+from goals.models import Goal, GoalStatus
+from tests.goals.helpers import ingest, make_goal, recompute_now, results
+from tests.goals.test_engine import event
+from tests.goals.test_engine_regressions import person
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="threads on their own connections: PostgreSQL"
+)
+
+
+def in_thread(work: Any) -> threading.Thread:
+    """Run ``work`` on a thread of its own (its own database connection)."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@postgresql_only
+def test_an_incremental_update_does_not_hold_ingestion_of_its_workspace(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """``_apply_to_goal`` locked the goal with a bare ``FOR UPDATE`` joined to its workspace,
+    so it locked the workspace row too: every ingestion's commit (whose foreign-key checks take
+    KEY SHARE on that row) waited for the update, and under load the two deadlocked (500s on
+    ``/batch``). Only the goal row may be locked."""
+    goal = make_goal(workspace)
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    ada = Person.objects.get(identifier="ada")
+    inside, release = threading.Event(), threading.Event()
+    real_apply = engine.apply_people
+
+    def slow_apply(spec: Any, **kwargs: Any) -> None:
+        inside.set()
+        release.wait(10)
+        real_apply(spec, **kwargs)
+
+    monkeypatch.setattr(engine, "apply_people", slow_apply)
+    updating = in_thread(lambda: engine._apply_to_goal(goal.pk, [ada.key]))
+    try:
+        assert inside.wait(10)
+        # An ingestion-like write into the workspace, committing while the update runs.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            Campaign.objects.create(workspace=workspace, name="Launch")
+    finally:
+        release.set()
+        updating.join(10)
+    assert Campaign.objects.filter(workspace=workspace, name="Launch").exists()
+
+
+@postgresql_only
+def test_a_build_longer_than_its_lease_keeps_it(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A build renews its lease from a heartbeat, so the lease can be short (a dead worker's
+    goal comes back quickly) without a long phase of a live build losing it to another
+    worker."""
+    monkeypatch.setattr(engine, "LEASE", timedelta(seconds=1))
+    monkeypatch.setattr(engine, "LEASE_HEARTBEAT", timedelta(seconds=0.2))
+    goal = make_goal(workspace)
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    real_build = engine.build_attributed
+    taken: list[Any] = []
+
+    def long_build(spec: Any, **kwargs: Any) -> int:
+        count = real_build(spec, **kwargs)
+        stop = threading.Event()
+        stop.wait(2.5)  # a long phase: longer than the lease
+        taken.append(engine._claim(goal.pk))  # what another worker's task would try
+        return count
+
+    monkeypatch.setattr(engine, "build_attributed", long_build)
+    Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
+    assert engine.recompute(goal_id=goal.pk) is True
+    assert taken == [None]
+    goal.refresh_from_db()
+    assert goal.current_version == goal.requested_version
+    assert goal.recompute_lease_until is None
+
+
+def test_a_goal_whose_worker_died_mid_build_is_restarted_by_reconcile_soon(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A worker killed (SIGKILL) mid-build leaves its lease on the goal and its task unacked
+    (Redis redelivers it only after an hour). Reconcile restarts the recompute once the lease
+    expires: that must be within a minute or two, not the 30 minutes it was, during which the
+    goal stayed ``recomputing`` and every change to it waited."""
+    assert timedelta(minutes=2) >= engine.LEASE
+    goal = make_goal(workspace)
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    Goal.objects.filter(pk=goal.pk).update(
+        requested_version=goal.requested_version + 1, status=GoalStatus.RECOMPUTING
+    )
+    assert engine._claim(goal.pk) is not None  # the worker that then died
+    assert engine.reconcile()["restarted"] == 0  # its lease still holds
+    later = timezone.now() + engine.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(engine.timezone, "now", lambda: later)
+    assert engine.reconcile()["restarted"] == 1  # in-process: the recompute ran
+    goal.refresh_from_db()
+    assert goal.status == GoalStatus.READY
+    assert goal.current_version == goal.requested_version
+
+
+@postgresql_only
+def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A build read ada's attribute changes, then ada was deleted, then the build wrote her
+    achievement, with the person link the deletion had cleared everywhere else. The next
+    recompute took her for alive (link set), found no attribute history, and dropped the
+    achievement: deleting a person changed past results (SPEC §3)."""
+    goal = make_goal(
+        workspace, trigger={"type": "attribute", "key": "plan", "op": "eq", "value": "pro"}
+    )
+    ingest(api, person("ada", "2026-01-05T10:00:00Z", plan="pro"))
+    ingest(api, person("bob", "2026-01-06T10:00:00Z", plan="pro"))
+    before = results(goal)
+    assert len(before) == 2
+    real_credit_sql = engine._asof_credit_sql
+    deleted: list[str] = []
+
+    def delete_mid_build(*args: Any, **kwargs: Any) -> Any:
+        if not deleted:  # the rows are staged: the person goes before they are written
+            services.person_delete(person=Person.objects.get(identifier="ada"))
+            deleted.append("ada")
+        return real_credit_sql(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_asof_credit_sql", delete_mid_build)
+    Goal.objects.filter(pk=goal.pk).update(window_days=3)
+    recompute_now(goal)
+    assert deleted == ["ada"]
+    monkeypatch.setattr(engine, "_asof_credit_sql", real_credit_sql)
+    assert len(results(goal)) == 2
+    recompute_now(goal)  # ada's history is gone now: her achievement is carried over
+    after = results(goal)
+    assert len(after) == 2
+    assert sorted(r[1:] for r in after) == sorted(r[1:] for r in before)

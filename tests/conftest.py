@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from campaigns import services
@@ -24,17 +25,28 @@ settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``celery_worker`` need Redis and PostgreSQL; without them they are
-    deselected (not skipped, not counted), and the run says so. CI's second pass runs them."""
+    """Tests marked ``celery_worker`` need Redis and PostgreSQL, and those marked
+    ``postgresql`` PostgreSQL; without them they are deselected (not skipped, not counted), and
+    the run says so. CI's second pass runs them."""
+    notes: list[str] = []
+    if connection.vendor != "postgresql":
+        _deselect(config, items, "postgresql", "the database is not PostgreSQL", notes)
     ready, why = broker_and_database_ready()
-    if ready:
-        return
-    deselected = [item for item in items if item.get_closest_marker("celery_worker")]
+    if not ready:
+        _deselect(config, items, "celery_worker", why, notes)
+    if notes:
+        config.stash[_DESELECTED_NOTE] = "\n".join(notes)
+
+
+def _deselect(
+    config: pytest.Config, items: list[pytest.Item], marker: str, why: str, notes: list[str]
+) -> None:
+    deselected = [item for item in items if item.get_closest_marker(marker)]
     if deselected:
-        items[:] = [item for item in items if not item.get_closest_marker("celery_worker")]
+        items[:] = [item for item in items if not item.get_closest_marker(marker)]
         config.hook.pytest_deselected(items=deselected)
-        config.stash[_DESELECTED_NOTE] = (
-            f"{len(deselected)} celery_worker tests deselected: {why} "
+        notes.append(
+            f"{len(deselected)} {marker} tests deselected: {why} "
             "(CI's PostgreSQL + Redis pass runs them)"
         )
 
@@ -44,8 +56,8 @@ _DESELECTED_NOTE = pytest.StashKey[str]()
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     note = config.stash.get(_DESELECTED_NOTE, None)
-    if note:
-        terminalreporter.write_line(note)
+    for line in (note or "").splitlines():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)

@@ -23,9 +23,8 @@ from tests.goals.test_engine_regressions import person
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="threads on their own connections: PostgreSQL"
-)
+#: Threads on their own connections to one database, and row locks: PostgreSQL.
+postgresql_only = pytest.mark.postgresql
 
 
 def in_thread(work: Any) -> threading.Thread:

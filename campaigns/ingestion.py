@@ -33,6 +33,7 @@ requests racing on the same ids are settled by the unique constraints, not by th
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -64,9 +65,16 @@ from campaigns.models import (
 )
 from campaigns.timestamps import TimestampError, parse_timestamp
 
+logger = logging.getLogger(__name__)
+
 #: Most items accepted in one ``POST /api/v1/batch``.
 BATCH_LIMIT = 1000
 MAX_ID_LENGTH = 255
+#: How many times a batch is stored when a person it links to is deleted by another request
+#: between its reading the person and its commit (the link's foreign key fails at commit).
+STORE_ATTEMPTS = 3
+#: SQLSTATE of a foreign key violation.
+_FOREIGN_KEY_VIOLATION = "23503"
 
 PERSON = "person"
 EVENT = "event"
@@ -516,11 +524,24 @@ def ingest(*, workspace: Workspace, items: Any) -> IngestOutcome:
             valid.append(parsed)
 
     touched = Touched()
-    if valid:
-        with transaction.atomic():
-            _Batch(workspace, now, results, touched).apply(valid)
-            if touched:
-                transaction.on_commit(_queue_processing(workspace.pk, touched))
+    for attempt in range(1, STORE_ATTEMPTS + 1) if valid else ():
+        touched = Touched()
+        for item in valid:
+            results[item.index] = None
+        try:
+            with transaction.atomic():
+                _Batch(workspace, now, results, touched).apply(valid)
+                if touched:
+                    transaction.on_commit(_queue_processing(workspace.pk, touched))
+            break
+        except IntegrityError as exc:
+            # A person deleted by a request that committed after this one read them: stored
+            # again, the batch finds them gone and creates them anew, as if it came after the
+            # deletion (which it does, by commit order). Nothing of the attempt was kept.
+            vanished = getattr(exc.__cause__, "sqlstate", None) == _FOREIGN_KEY_VIOLATION
+            if not vanished or attempt == STORE_ATTEMPTS or connection.in_atomic_block:
+                raise
+            logger.info("batch stored again: a person it names was deleted meanwhile")
     done = [r for r in results if r is not None]
     assert len(done) == len(items), "every item must be answered"
     return IngestOutcome(done, touched)

@@ -184,6 +184,13 @@ def person_delete(*, person: Person) -> None:
 
     Events, messages and segment changes keep the person's anonymous ``key`` (their ``person``
     link becomes NULL), so everything they achieved keeps counting.
+
+    The row is locked first: a request storing rows that link to the person then waits at its
+    commit until the deletion is done (and stores them again for a new person, see
+    ``campaigns.ingestion.ingest``), instead of committing links between the deletion's
+    clearing them and removing the row, which made the deletion fail.
     """
     with transaction.atomic():
-        person.delete()
+        locked = Person.objects.select_for_update().filter(pk=person.pk).first()
+        if locked is not None:  # else deleted by another request meanwhile
+            locked.delete()

@@ -1,0 +1,114 @@
+"""Ingestion racing a person's deletion (found by driving ``/batch`` under load on PostgreSQL
+while people were deleted): replayed here in a chosen interleaving."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from campaigns import ingestion, services
+from campaigns.models import Message, Person, Workspace
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
+
+
+def test_a_batch_whose_person_is_deleted_before_it_commits_stores_everything(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """The batch reads ada, another request deletes her and commits, and the batch's message
+    then links to a row that is gone: its commit failed on the foreign key and the whole batch
+    answered 500. Stored again, it finds ada gone and creates her anew, as it would had it
+    arrived after the deletion (which, by commit order, it did)."""
+    first = api.put("/api/v1/people/ada", {"attributes": {"plan": "trial"}}, format="json")
+    assert first.status_code in (200, 201)
+    old_key = Person.objects.get(identifier="ada").key
+    real_load = ingestion._Batch._load_people
+    deleted = threading.Event()
+
+    def load_then_lose_ada(batch: Any, identifiers: set[str], upserts: list[Any]) -> None:
+        real_load(batch, identifiers, upserts)
+        if not deleted.is_set():
+
+            def delete() -> None:
+                try:
+                    services.person_delete(person=Person.objects.get(identifier="ada"))
+                finally:
+                    connection.close()
+
+            worker = threading.Thread(target=delete)
+            worker.start()
+            worker.join(10)
+            deleted.set()
+
+    monkeypatch.setattr(ingestion._Batch, "_load_people", load_then_lose_ada)
+    response = api.post(
+        "/api/v1/batch",
+        {
+            "items": [
+                {
+                    "type": "message",
+                    "id": "m-1",
+                    "person": "ada",
+                    "channel": "email",
+                    "sent_at": "2026-03-01T09:00:00Z",
+                },
+                {"type": "event", "person": "ada", "name": "login"},
+            ]
+        },
+        format="json",
+    )
+
+    assert deleted.is_set()
+    assert response.status_code == 200, response.content
+    assert [item["status"] for item in response.json()["results"]] == [201, 201]
+    ada = Person.objects.get(identifier="ada")
+    assert ada.key != old_key  # someone new, as after any deletion
+    assert Message.objects.get(client_id="m-1").person_key == ada.key
+
+
+def test_a_deletion_while_a_batch_links_to_the_person_leaves_both_done(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """The deletion cleared the person's links, a batch then committed a new link to the row,
+    and removing the row failed on the foreign key (the DELETE answered 500). The deletion now
+    locks the row first: the batch's commit waits for it, then the batch is stored again for
+    a new person."""
+    api.put("/api/v1/people/ada", {"attributes": {"plan": "trial"}}, format="json")
+    old_key = Person.objects.get(identifier="ada").key
+    at_delete, batch_done = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def pause_before_removing_the_row(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.startswith('DELETE FROM "campaigns_person"') and not at_delete.is_set():
+            at_delete.set()
+            batch_done.wait(2)  # the batch commits here unless the row is locked
+        return execute(sql, *args)
+
+    def delete() -> None:
+        try:
+            with connection.execute_wrapper(pause_before_removing_the_row):
+                services.person_delete(person=Person.objects.get(identifier="ada"))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    deleting = threading.Thread(target=delete)
+    deleting.start()
+    assert at_delete.wait(10)
+    response = api.post(
+        "/api/v1/batch",
+        {"items": [{"type": "event", "person": "ada", "name": "login"}]},
+        format="json",
+    )
+    batch_done.set()
+    deleting.join(10)
+
+    assert failures == []
+    assert response.status_code == 200, response.content
+    assert [item["status"] for item in response.json()["results"]] == [201]
+    assert Person.objects.get(identifier="ada").key != old_key

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import channels, ingestion
+from campaigns import channels, ingestion, values
 from campaigns.errors import DomainError, NotFound, error_response
 from campaigns.models import (
     Event,
@@ -224,7 +224,9 @@ class EventBodySerializer(serializers.Serializer):
 
 
 class SegmentBodySerializer(serializers.Serializer):
-    segment = serializers.IntegerField(help_text="A live segment of the workspace.")
+    segment = serializers.IntegerField(
+        min_value=1, max_value=values.MAX_ID, help_text="A live segment of the workspace."
+    )
     action = serializers.ChoiceField(choices=SegmentAction.choices)
     timestamp = TimestampField(required=False, help_text="Default: when it was received.")
 
@@ -236,10 +238,18 @@ class MessageBodySerializer(serializers.Serializer):
     )
     channel = serializers.ChoiceField(choices=channels.CHANNEL_CHOICES)
     campaign = serializers.IntegerField(
-        required=False, allow_null=True, help_text="A campaign id (deleted ones too)."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=values.MAX_ID,
+        help_text="A campaign id (deleted ones too).",
     )
     broadcast = serializers.IntegerField(
-        required=False, allow_null=True, help_text="A broadcast id (deleted ones too)."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=values.MAX_ID,
+        help_text="A broadcast id (deleted ones too).",
     )
     anonymous = serializers.BooleanField(
         required=False, default=False, help_text="In-app only, and then without a person."
@@ -566,5 +576,10 @@ class BatchView(_IngestView):
             raise DomainError({"body": ['must be a JSON object: {"items": [...]}']})
         if "items" not in request.data:
             raise DomainError({"items": [ingestion.REQUIRED]})
+        # Unknown keys are refused here as in every other body (docs/decisions.md): a typo
+        # beside ``items`` must not pass unnoticed.
+        unknown = sorted(set(request.data) - {"items"})
+        if unknown:
+            raise DomainError({key: ["unknown field; the body has only items"] for key in unknown})
         outcome = ingestion.ingest(workspace=self.workspace, items=request.data["items"])
         return Response(outcome.as_dict())

@@ -73,6 +73,28 @@ class Pagination(PageNumberPagination):
             )
         return number
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        # DRF documents both as any integer; the range above is what the server takes
+        # (0 or a negative number is a 400), and ``page`` also takes ``last``.
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        ranges: dict[str, dict[str, Any]] = {
+            self.page_query_param: {
+                "oneOf": [
+                    {"type": "integer", "minimum": 1, "maximum": values.MAX_ID},
+                    {"type": "string", "enum": list(self.last_page_strings)},
+                ]
+            },
+            self.page_size_query_param: {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": values.MAX_ID,
+            },
+        }
+        for parameter in parameters:
+            if parameter["name"] in ranges:
+                parameter["schema"] = ranges[parameter["name"]]
+        return parameters
+
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         # DRF lists only ``count`` and ``results`` as required, but every page sends all four
         # keys (``next`` and ``previous`` are null at the ends).

@@ -173,6 +173,15 @@ class AutoSchema(openapi.AutoSchema):
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            # Every request body of the API refuses keys it does not know (docs/decisions.md,
+            # "Unknown fields are refused"): ``StrictFieldsMixin`` for campaigns, broadcasts,
+            # segments and goals, ``campaigns.ingestion`` for ingestion bodies and batch items,
+            # the batch view for its body. Without this the schema promised that any extra key
+            # is fine. (A strict serializer also tolerates the read-only fields a client read,
+            # which drf-spectacular leaves out of request bodies; the schema does not invite
+            # sending them.)
+            schema["additionalProperties"] = False
         if direction == "response" and isinstance(
             force_instance(serializer), serializers.ModelSerializer
         ):

@@ -19,7 +19,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns import channels
+from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.errors import NotFound
 from campaigns.filters import StableOrderingFilter
@@ -46,6 +46,9 @@ def _param(name: str, description: str, **kwargs: Any) -> OpenApiParameter:
         name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=description, **kwargs
     )
 
+
+# An id of one of our rows, as ``campaigns.values.parse_id`` takes it.
+_ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID}
 
 CANDIDATE_PARAMETERS = [
     _param("search", "Name contains (case-insensitive)."),
@@ -95,15 +98,9 @@ ACHIEVEMENT_PARAMETERS = [
         "With `source_id`: credited to this source (`campaign` or `broadcast`), as the "
         "achievement's `source` names it.",
     ),
-    OpenApiParameter(
-        "source_id", OpenApiTypes.INT, OpenApiParameter.QUERY, description="See `source_type`."
-    ),
-    OpenApiParameter(
-        "campaign", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Credited to it."
-    ),
-    OpenApiParameter(
-        "broadcast", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Credited to it."
-    ),
+    OpenApiParameter("source_id", _ID, OpenApiParameter.QUERY, description="See `source_type`."),
+    OpenApiParameter("campaign", _ID, OpenApiParameter.QUERY, description="Credited to it."),
+    OpenApiParameter("broadcast", _ID, OpenApiParameter.QUERY, description="Credited to it."),
     OpenApiParameter(
         "attributed",
         OpenApiTypes.BOOL,

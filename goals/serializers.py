@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from campaigns import channels
+from campaigns import channels, values
 from campaigns.models import Broadcast, Campaign
 from campaigns.serializers import StrictFieldsMixin, TagsField
 from goals import currencies
@@ -25,7 +25,7 @@ from goals.models import Achievement, Goal, GoalStatus
 
 # --- OpenAPI shapes of the JSON parts ------------------------------------------------------
 
-_ID = {"type": "integer", "minimum": 1}
+_ID = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID}
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _CONDITION_PROPERTIES = {
     "key": {"type": "string", "description": "A key or dotted path (`plan.tier`)."},
@@ -36,7 +36,14 @@ _CONDITION_PROPERTIES = {
         "`gte`, `lt`, `lte`) take a number or a string.",
     },
 }
-_CONDITION = {"type": "object", "required": ["key", "op"], "properties": _CONDITION_PROPERTIES}
+# Every object of a goal's body refuses keys it does not know (goals.criteria, goals.services),
+# so the schema says so: ``additionalProperties: false`` on each.
+_CONDITION = {
+    "type": "object",
+    "required": ["key", "op"],
+    "properties": _CONDITION_PROPERTIES,
+    "additionalProperties": False,
+}
 
 
 def _typed(kind: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -99,6 +106,7 @@ CRITERIA_SCHEMA: dict[str, Any] = {
             },
         },
     },
+    "additionalProperties": False,
     "example": {
         "trigger": {
             "type": "event",
@@ -126,6 +134,7 @@ IMPACT_SCHEMA: dict[str, Any] = {
         },
         "event_key": {"type": "string", "nullable": True, "example": "order.total"},
     },
+    "additionalProperties": False,
 }
 
 ATTRIBUTION_SCHEMA: dict[str, Any] = {
@@ -152,6 +161,7 @@ ATTRIBUTION_SCHEMA: dict[str, Any] = {
             "description": "Whether machine opens and clicks count.",
         },
     },
+    "additionalProperties": False,
 }
 
 SOURCE_REF_SCHEMA: dict[str, Any] = {
@@ -163,6 +173,7 @@ SOURCE_REF_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "readOnly": True},
         "deleted": {"type": "boolean", "readOnly": True},
     },
+    "additionalProperties": False,
 }
 
 

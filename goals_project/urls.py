@@ -21,6 +21,9 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# A URL no route matches: JSON under /api/ (campaigns.errors.page_not_found).
+handler404 = "campaigns.errors.page_not_found"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/goals/", permanent=False)),
     path("favicon.ico", favicon, name="favicon"),

@@ -1,0 +1,163 @@
+"""Findings of fuzzing the API against its own OpenAPI schema (schemathesis): what the server
+answers must be what the schema it publishes says, and what the schema allows the server must
+take (SPEC §7, docs/decisions.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from campaigns import values
+from campaigns.models import Workspace
+from tests.campaigns.test_api_schema_responses import assert_documented, openapi
+
+# --- a URL no route matches --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "url"),
+    [
+        # An id that is not a number (schemathesis sent 1.6875051868995362e-33).
+        ("/api/v1/goals/{id}/sources/candidates/", "/api/v1/goals/1.5e-33/sources/candidates/"),
+        ("/api/v1/goals/{id}/", "/api/v1/goals/abc/"),
+        ("/api/v1/campaigns/{id}/", "/api/v1/campaigns/-1/"),
+        ("/api/v1/segments/{id}/", "/api/v1/segments/null/"),
+    ],
+)
+def test_an_api_url_no_route_matches_is_the_api_404_in_json(
+    api: APIClient, template: str, url: str
+) -> None:
+    # It was Django's HTML "Not Found" page, which the schema does not document and an API
+    # client cannot read.
+    response = api.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    assert_documented(template, "GET", response)
+
+
+def test_a_ui_url_no_route_matches_keeps_djangos_page(client: Any, db: Any) -> None:
+    response = client.get("/goals/no/such/page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+# --- unknown body keys -------------------------------------------------------------------------
+
+
+def test_every_request_body_says_unknown_keys_are_refused() -> None:
+    # The server refuses unknown keys (400 naming them, docs/decisions.md); the schema said
+    # any extra key was fine, so a client (and schemathesis) built from it sent them.
+    components = openapi()["components"]["schemas"]
+    requests = {name: schema for name, schema in components.items() if name.endswith("Request")}
+
+    assert len(requests) > 15
+    for name, schema in requests.items():
+        if "oneOf" in schema:  # the batch item: each of its variants is checked
+            continue
+        assert schema.get("additionalProperties") is False, name
+
+
+def test_a_goals_json_parts_say_unknown_keys_are_refused() -> None:
+    goal = openapi()["components"]["schemas"]["GoalRequest"]["properties"]
+    criteria = goal["criteria"]
+    event_trigger = criteria["properties"]["trigger"]["oneOf"][0]
+
+    assert criteria["additionalProperties"] is False
+    assert event_trigger["properties"]["conditions"]["items"]["additionalProperties"] is False
+    assert goal["impact"]["additionalProperties"] is False
+    assert goal["attribution"]["additionalProperties"] is False
+    assert goal["sources"]["items"]["additionalProperties"] is False
+
+
+def test_the_server_refuses_unknown_keys_in_the_goal_parts(
+    api: APIClient, workspace: Workspace
+) -> None:
+    response = api.post(
+        "/api/v1/goals",
+        {
+            "name": "Paid",
+            "criteria": {"trigger": {"type": "event", "name": "paid"}, "filterz": []},
+            "impact": {"currency": "EUR", "static": "1.00", "amount": "2"},
+            "attribution": {"window": 3},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) >= {"criteria.filterz", "impact.amount"}
+    assert any(key.startswith("attribution.window") for key in response.json()["errors"])
+
+
+def test_a_batch_body_refuses_keys_beside_items(api: APIClient, workspace: Workspace) -> None:
+    # The batch body was the one body whose unknown keys passed unnoticed.
+    response = api.post(
+        "/api/v1/batch",
+        {"items": [{"type": "person", "person": "p1"}], "itemz": []},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"itemz": ["unknown field; the body has only items"]}}
+    assert_documented("/api/v1/batch/", "POST", response)
+    assert not workspace.people.exists()
+
+
+# --- ranges the server refuses -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/api/v1/campaigns/",
+        "/api/v1/broadcasts/",
+        "/api/v1/segments/",
+        "/api/v1/goals/",
+        "/api/v1/goals/{id}/achievements/",
+        "/api/v1/goals/{id}/sources/candidates/",
+    ],
+)
+def test_page_and_page_size_are_documented_from_1(template: str) -> None:
+    # The schema said any integer; 0 or a negative number is a 400 (docs/decisions.md).
+    parameters = {p["name"]: p["schema"] for p in openapi()["paths"][template]["get"]["parameters"]}
+
+    assert parameters["page_size"]["minimum"] == 1
+    assert parameters["page"]["oneOf"] == [
+        {"type": "integer", "minimum": 1, "maximum": values.MAX_ID},
+        {"type": "string", "enum": ["last"]},
+    ]
+
+
+def test_page_size_0_and_page_last_answer_as_documented(
+    api: APIClient, workspace: Workspace
+) -> None:
+    bad = api.get("/api/v1/campaigns/?page_size=0")
+    last = api.get("/api/v1/campaigns/?page=last")
+
+    assert bad.status_code == 400
+    assert set(bad.json()["errors"]) == {"page_size"}
+    assert last.status_code == 200
+
+
+def test_ids_the_server_takes_are_documented_from_1() -> None:
+    paths = openapi()["paths"]
+    components = openapi()["components"]["schemas"]
+    achievements = {
+        p["name"]: p["schema"]
+        for p in paths["/api/v1/goals/{id}/achievements/"]["get"]["parameters"]
+    }
+    bodies = [
+        components["SegmentBodyRequest"]["properties"]["segment"],
+        components["MessageBodyRequest"]["properties"]["campaign"],
+        components["MessageBodyRequest"]["properties"]["broadcast"],
+        achievements["source_id"],
+        achievements["campaign"],
+        achievements["broadcast"],
+    ]
+
+    for schema in bodies:
+        assert (schema["minimum"], schema["maximum"]) == (1, values.MAX_ID), schema

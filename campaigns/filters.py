@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.request import Request
 
-from campaigns import channels
+from campaigns import channels, values
 from campaigns.models import (
     Broadcast,
     BroadcastKind,
@@ -47,6 +47,12 @@ class CommaSeparatedCharField(_CommaSeparated, forms.MultipleChoiceField):
 
     def valid_value(self, value: Any) -> bool:
         return True
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        # A tag compared in SQL: PostgreSQL refuses U+0000 in a query (a 500 there).
+        if any("\x00" in item for item in value):
+            raise forms.ValidationError(values.NUL_ERROR, code="null_characters_not_allowed")
 
 
 class AnyOfChoicesFilter(django_filters.MultipleChoiceFilter):

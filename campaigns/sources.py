@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from campaigns import values
 from campaigns.errors import Conflict, DomainError
 from campaigns.models import (
     Broadcast,
@@ -53,6 +54,9 @@ def tags_clean(tags: Iterable[Any]) -> list[str]:
             raise DomainError({"tags": ["tags may not be blank"]})
         if len(name) > TAG_MAX_LENGTH:
             raise DomainError({"tags": [f"tags are at most {TAG_MAX_LENGTH} characters long"]})
+        if "\x00" in name:
+            # PostgreSQL cannot store it (a 500 there): refused as ingestion refuses it.
+            raise DomainError({"tags": [f"tags {values.NUL_ERROR}"]})
         if "," in name:
             raise DomainError(
                 {"tags": [f'tag "{name}" must not contain a comma; commas separate tags']}

@@ -120,6 +120,9 @@ def _dotted_key(value: Any, path: str, errors: _Errors, *, what: str = "key") ->
     if len(value) > MAX_KEY_LENGTH:
         errors.add(path, f"must be at most {MAX_KEY_LENGTH} characters")
         return None
+    if "\x00" in value:  # PostgreSQL's JSON cannot store it (a 500 there)
+        errors.add(path, values.NUL_ERROR)
+        return None
     if any(part == "" for part in value.split(".")):
         errors.add(path, f"must be a {what} or a dotted path like plan.tier (no empty parts)")
         return None
@@ -189,6 +192,8 @@ def _trigger(raw: Any, path: str, errors: _Errors, refs: _References) -> dict[st
             errors.add(f"{path}.name", "must be a non-empty event name")
         elif len(name) > MAX_KEY_LENGTH:
             errors.add(f"{path}.name", f"must be at most {MAX_KEY_LENGTH} characters")
+        elif "\x00" in name:  # PostgreSQL's JSON cannot store it (a 500 there)
+            errors.add(f"{path}.name", values.NUL_ERROR)
         conditions = raw.get("conditions")
         clean_conditions: list[dict[str, Any]] = []
         if conditions is not None and not isinstance(conditions, list):

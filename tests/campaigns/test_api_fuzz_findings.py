@@ -161,3 +161,108 @@ def test_ids_the_server_takes_are_documented_from_1() -> None:
 
     for schema in bodies:
         assert (schema["minimum"], schema["maximum"]) == (1, values.MAX_ID), schema
+
+
+# --- U+0000, which PostgreSQL cannot store nor compare (500s there) ---------------------------
+
+NUL = "a\x00b"
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/campaigns", {"name": "Onboarding", "tags": ["q4", NUL]}),
+        ("/api/v1/broadcasts", {"name": "News", "kind": "newsletter", "tags": [NUL]}),
+        (
+            "/api/v1/goals",
+            {
+                "name": "Paid",
+                "criteria": {"trigger": {"type": "event", "name": "paid"}},
+                "tags": [NUL],
+            },
+        ),
+    ],
+)
+def test_a_tag_with_nul_is_a_400_naming_tags(
+    api: APIClient, workspace: Workspace, url: str, body: dict[str, Any]
+) -> None:
+    response = api.post(url, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"tags": [f"tags {values.NUL_ERROR}"]}}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/campaigns", "/api/v1/broadcasts", "/api/v1/goals"])
+def test_a_tag_filter_with_nul_is_a_400_naming_tag(
+    api: APIClient, workspace: Workspace, url: str
+) -> None:
+    response = api.get(url, {"tag": NUL})
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"tag": [values.NUL_ERROR]}}
+
+
+@pytest.mark.parametrize(
+    ("criteria", "impact", "field"),
+    [
+        ({"trigger": {"type": "event", "name": NUL}}, None, "criteria.trigger.name"),
+        (
+            {
+                "trigger": {
+                    "type": "event",
+                    "name": "paid",
+                    "conditions": [{"key": NUL, "op": "exists"}],
+                }
+            },
+            None,
+            "criteria.trigger.conditions.0.key",
+        ),
+        (
+            {"trigger": {"type": "attribute", "key": NUL, "op": "exists"}},
+            None,
+            "criteria.trigger.key",
+        ),
+        (
+            {
+                "trigger": {"type": "event", "name": "paid"},
+                "filters": [{"type": "attribute", "key": NUL, "op": "exists"}],
+            },
+            None,
+            "criteria.filters.0.key",
+        ),
+        (
+            {"trigger": {"type": "event", "name": "paid"}},
+            {"currency": "EUR", "event_key": NUL},
+            "impact.event_key",
+        ),
+    ],
+)
+def test_goal_names_and_keys_with_nul_are_a_400_naming_them(
+    api: APIClient, workspace: Workspace, criteria: Any, impact: Any, field: str
+) -> None:
+    response = api.post(
+        "/api/v1/goals",
+        {"name": "Paid", "criteria": criteria, "impact": impact},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [values.NUL_ERROR]}}
+    assert not workspace.goals.exists()
+
+
+@pytest.mark.parametrize(
+    ("template", "url", "field"),
+    [
+        ("/api/v1/people/{identifier}/", "/api/v1/people/a%00b", "person"),
+        ("/api/v1/messages/{id}/", "/api/v1/messages/a%00b", "message"),
+    ],
+)
+def test_reading_a_path_id_with_nul_is_a_400_as_writing_it(
+    api: APIClient, workspace: Workspace, template: str, url: str, field: str
+) -> None:
+    response = api.get(url)
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {field: [values.NUL_ERROR]}}
+    assert_documented(template, "GET", response)

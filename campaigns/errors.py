@@ -84,12 +84,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The API's 404 body ``{"detail": "Not found."}`` as JSON, as every other 404 of the API
+    (SPEC §7) and its schema document it: for a URL under ``/api/`` that no route matches (an
+    id that is not a number, ``/api/v1/goals/abc/``, or a misspelt path). Routed as the last
+    pattern under ``/api/``, so it answers the same with ``DEBUG`` on (``make run``), where
+    Django would show its HTML debug page instead of ``handler404``."""
+    return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's ``handler404``: a URL no route matches. Under ``/api/`` (an id that is not a
-    number, ``/api/v1/goals/abc/``, or a misspelt path) the answer is the API's 404 body
-    ``{"detail": "Not found."}`` as JSON, as every other 404 of the API (SPEC §7) and its schema
-    document it, not Django's HTML page, which an API client cannot read. Elsewhere (the UI,
-    the admin) Django's own page."""
+    """Django's ``handler404``: ``api_not_found`` under ``/api/``, else Django's own page (the
+    UI, the admin)."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
+        return api_not_found(request)
     return defaults.page_not_found(request, exception)

@@ -3,11 +3,12 @@ from pathlib import Path
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from campaigns.admin import view_on_site
+from campaigns.errors import api_not_found
 from goals.views.base import LoginView
 
 FAVICON = (Path(__file__).resolve().parents[1] / "goals/static/goals/favicon.svg").read_bytes()
@@ -41,4 +42,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Last: any other URL under /api/ is the API's JSON 404, DEBUG or not.
+    re_path(r"^api/", api_not_found),
 ]

@@ -39,6 +39,19 @@ def test_an_api_url_no_route_matches_is_the_api_404_in_json(
     assert_documented(template, "GET", response)
 
 
+def test_an_api_url_no_route_matches_is_json_with_debug_on_too(
+    api: APIClient, settings: Any
+) -> None:
+    """``make run`` serves with ``DEBUG`` on, where Django shows its HTML debug page instead of
+    ``handler404``."""
+    settings.DEBUG = True
+
+    response = api.get("/api/v1/goals/1.5/sources/candidates/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
 def test_a_ui_url_no_route_matches_keeps_djangos_page(client: Any, db: Any) -> None:
     response = client.get("/goals/no/such/page/")
 

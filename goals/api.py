@@ -21,9 +21,7 @@ from rest_framework.response import Response
 
 from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
-from campaigns.errors import NotFound
 from campaigns.filters import StableOrderingFilter
-from campaigns.models import Broadcast, Campaign
 from campaigns.scoping import WorkspaceScopedMixin
 from goals import selectors, services
 from goals.criteria import SOURCE_TYPES
@@ -266,15 +264,7 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         query = AchievementQuery(request.query_params)
         if not query.is_valid():
             raise serializers.ValidationError(form_errors(query))
-        arguments = query.selector_arguments()
-        if arguments["source"] is not None:
-            # A source outside the workspace (or none) is a 404, as the object itself would
-            # be (SPEC §7); a deleted one still has its history.
-            kind, pk = arguments["source"]
-            model = Campaign if kind == "campaign" else Broadcast
-            if not model.objects.in_workspace(self.workspace).filter(pk=pk).exists():
-                raise NotFound({"source": [f"no {kind} with id {pk} in this workspace"]})
-        rows = selectors.achievement_list(goal=goal, **arguments)
+        rows = selectors.achievement_list(goal=goal, **query.selector_arguments())
         page = self.paginate_queryset(rows)
         assert page is not None
         body = AchievementSerializer(page, many=True, context={"goal": goal}).data

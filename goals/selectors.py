@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Lower
 from taggit.models import TaggedItem
 
+from campaigns.errors import NotFound
 from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign, CampaignStatus
 from goals.criteria import SourceRef
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
@@ -191,7 +192,16 @@ def achievement_list(
     ("campaign" | "broadcast", id) the achievement was credited to; ``attributed`` keeps the
     credited (True) or the unattributed (False) ones. The person, message and source come in
     the same query.
+
+    A ``source`` that is not one of the goal's workspace's campaigns or broadcasts (deleted
+    ones included: they keep their history) is ``NotFound`` naming ``source``, as the object
+    itself would be (SPEC §7), whether it is another workspace's or none at all.
     """
+    if source is not None:
+        kind, pk = source
+        model = Campaign if kind == "campaign" else Broadcast
+        if not model.objects.in_workspace(goal.workspace).filter(pk=pk).exists():
+            raise NotFound({"source": [f"no {kind} with id {pk} in this workspace"]})
     rows = Achievement.objects.filter(goal=goal, version=goal.current_version).select_related(
         "person", "message", "source_campaign", "source_broadcast"
     )

@@ -89,7 +89,7 @@ from goals.models import (
     RollupScope,
     TriggerKind,
 )
-from goals.reports import MICRO, micro_sum
+from goals.reports import micro_sql, micro_sum
 
 logger = logging.getLogger("goals.engine")
 T = TypeVar("T")
@@ -1236,7 +1236,7 @@ def _rollup_cells_sql(shard: Shard) -> str:
     expanded = (
         f"SELECT a.person_key AS p, CASE WHEN x.n = 0 THEN 0 ELSE {scope} END AS st, "
         f"CASE WHEN x.n = 0 THEN 0 ELSE COALESCE(a.source_campaign_id, a.source_broadcast_id, 0) "
-        f"END AS sid, a.local_date AS d, CAST(ROUND(a.revenue * {MICRO}) AS BIGINT) AS micro, "
+        f"END AS sid, a.local_date AS d, {micro_sql('a.revenue', connection.vendor)} AS micro, "
         f"CASE WHEN a.revenue_missing THEN 1 ELSE 0 END AS missing "
         f"FROM {Achievement._meta.db_table} a JOIN (SELECT 0 AS n UNION ALL SELECT 1) x "
         f"ON x.n = 0 OR ({scope}) IS NOT NULL "

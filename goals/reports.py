@@ -60,13 +60,13 @@ from django.db.models import (
     Count,
     ExpressionWrapper,
     F,
+    Func,
     Min,
     Q,
     QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import Cast, Round, TruncWeek
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from campaigns.errors import DomainError
@@ -263,14 +263,39 @@ def goal_report(
     return report
 
 
+def micro_sql(column: str, vendor: str) -> str:
+    """SQL for a 6-place money column's value in integer millionths, exact on every database.
+
+    SQLite keeps a decimal as an INTEGER when it is whole, else as a REAL holding its first 15
+    significant digits, and its ``ROUND`` answers a REAL: ``ROUND(revenue * 1000000)`` is
+    inexact from 2^53 millionths on (576460752305 came back as 576460752304.999936). So there
+    the whole part is multiplied as an integer, and only the fraction goes through a float,
+    rounded first to the decimals the 15 digits leave it.
+    """
+    if vendor != "sqlite":
+        return f"CAST(ROUND({column} * {MICRO}) AS BIGINT)"
+    whole = f"CAST({column} AS INTEGER)"
+    places = f"MAX(0, 15 - LENGTH(CAST(ABS({whole}) AS TEXT)))"
+    fraction = f"CAST(ROUND(ROUND({column} - {whole}, {places}) * {MICRO}) AS INTEGER)"
+    return f"({whole} * {MICRO} + {fraction})"
+
+
+class Micro(Func):
+    """A 6-place money column in integer millionths (``micro_sql``)."""
+
+    output_field = BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        template = micro_sql("@column@", connection.vendor)
+        return template.replace("@column@", f"({sql})"), [*params] * template.count("@column@")
+
+
 def micro_sum(field: str = "revenue") -> Sum:
     """SUM of a 6-place money column in integer millionths (exact on every database)."""
     # SQLite keeps decimals as floats, so SUM(revenue) drifts (1,000 x 19.99 is not 19990.00);
     # every revenue has at most 6 decimals, so its millionths are an exact integer to add.
-    return Sum(
-        Cast(Round(F(field) * Value(MICRO)), output_field=BigIntegerField()),
-        default=0,
-    )
+    return Sum(Micro(F(field)), default=0)
 
 
 def _money(micro: Any) -> Decimal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -337,3 +338,31 @@ def test_a_discarded_build_leaves_no_rollup_behind(
     goal.refresh_from_db()
     versions = set(GoalRollup.objects.filter(goal=goal).values_list("version", flat=True))
     assert versions == {goal.current_version} == {goal.rollup_version}
+
+
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        ["576460752305", "1"],  # whole: 576460752305000000 millionths, beyond 2^53
+        ["9876543210.98765", "0.000001"],
+        ["123456789012.345", "-99999999999.9999"],  # 15 significant digits
+        ["-576460752305", "0.5"],
+    ],
+)
+def test_large_revenues_are_summed_exactly_from_the_rollup_and_from_the_achievements(
+    workspace: Workspace, amounts: list[str]
+) -> None:
+    """SPEC §4.2 "Money is Decimal, never float": on SQLite, ``ROUND(revenue * 1000000)`` is
+    a float, and 576460752305 summed to 576460752304.999936 (``reports.micro_sql``)."""
+    goal = make_goal(workspace, currency="EUR")
+    for amount in amounts:
+        achieve(goal, person(), d("2026-03-03"), revenue=amount)
+    expected = sum(Decimal(a) for a in amounts)
+    day = (d("2026-03-01"), d("2026-03-05"))
+
+    assert reference(goal, *day, "day").revenue == expected
+    build(goal)
+    report = goal_report(goal=goal, start=day[0], end=day[1])
+    assert report.revenue == report.progress[2].revenue == expected
+    assert report.unattributed.revenue == expected
+    assert_rollup_is_a_full_rebuild(goal)

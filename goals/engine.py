@@ -414,9 +414,11 @@ def _amount(value: Any) -> tuple[Decimal, bool]:
     if number is None or abs(number) >= MONEY_MAX:
         return Decimal(0), True
     try:
-        return number.quantize(MONEY_QUANT), False
+        amount = number.quantize(MONEY_QUANT)
     except InvalidOperation:
         return Decimal(0), True
+    # Rounding to six decimals can reach the limit (999999999999.9999999): out of range too.
+    return (Decimal(0), True) if abs(amount) >= MONEY_MAX else (amount, False)
 
 
 #: The columns evaluation produces per achievement, in order (attribution comes after).

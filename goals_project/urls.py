@@ -42,6 +42,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    # Last: any other URL under /api/ is the API's JSON 404, DEBUG or not.
-    re_path(r"^api/", api_not_found),
+    # Last: any other URL under /api/v1/ is the API's JSON 404, DEBUG or not. Not all of
+    # /api/: "/api/docs" must stay unmatched so that Django redirects it to "/api/docs/"
+    # (the v1 routes take an optional slash themselves).
+    re_path(r"^api/v1/", api_not_found),
 ]

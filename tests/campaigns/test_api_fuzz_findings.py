@@ -52,6 +52,14 @@ def test_an_api_url_no_route_matches_is_json_with_debug_on_too(
     assert response.json() == {"detail": "Not found."}
 
 
+@pytest.mark.parametrize("path", ["/api/docs", "/api/schema", "/api/redoc"])
+def test_the_api_pages_without_their_slash_still_redirect(api: APIClient, path: str) -> None:
+    response = api.get(path)
+
+    assert response.status_code == 301
+    assert response["Location"] == f"{path}/"
+
+
 def test_a_ui_url_no_route_matches_keeps_djangos_page(client: Any, db: Any) -> None:
     response = client.get("/goals/no/such/page/")
 

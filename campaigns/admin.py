@@ -257,8 +257,12 @@ def view_on_site(request: HttpRequest, content_type_id: int, object_id: str) -> 
         try:
             model = ContentType.objects.get_for_id(content_type_id).model_class()
             model_admin = admin.site._registry.get(model) if model is not None else None
-            visible = model_admin is not None and (
-                model_admin.get_queryset(request).filter(pk=object_id).exists()
+            # Django's own admins (users, groups, tags) list every row to whoever may view
+            # them at all: ask for the permission too, not only for the row.
+            visible = (
+                model_admin is not None
+                and model_admin.has_view_permission(request)
+                and model_admin.get_queryset(request).filter(pk=object_id).exists()
             )
         except (ContentType.DoesNotExist, ValueError, TypeError, ValidationError):
             visible = False  # no such content type, or an id of the wrong type

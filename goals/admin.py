@@ -205,8 +205,9 @@ class GoalSourceAdmin(FactAdmin):
 
 @admin.register(GoalRollup)
 class GoalRollupAdmin(FactAdmin):
-    """The report rollups of each goal's current result (``goals.reports`` reads them), derived
-    by the engine and shown for inspection only."""
+    """The report rollups ``goals.reports`` reads (those of each goal's ``rollup_version``,
+    the current result's once complete; not a rollup still being rebuilt), derived by the
+    engine and shown for inspection only."""
 
     workspace_field = "goal__workspace"
     list_display = (
@@ -225,4 +226,4 @@ class GoalRollupAdmin(FactAdmin):
     ordering = ("goal__name", "goal_id", "-local_date", "id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).filter(version=F("goal__current_version"))
+        return super().get_queryset(request).filter(version=F("goal__rollup_version"))

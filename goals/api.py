@@ -95,6 +95,7 @@ ACHIEVEMENT_PARAMETERS = [
         "source_type",
         "With `source_id`: credited to this source (`campaign` or `broadcast`), as the "
         "achievement's `source` names it.",
+        enum=list(SOURCE_TYPES),
     ),
     OpenApiParameter("source_id", _ID, OpenApiParameter.QUERY, description="See `source_type`."),
     OpenApiParameter("campaign", _ID, OpenApiParameter.QUERY, description="Credited to it."),

@@ -4,6 +4,7 @@ while people were deleted): replayed here in a chosen interleaving."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -79,13 +80,22 @@ def test_a_deletion_while_a_batch_links_to_the_person_leaves_both_done(
     a new person."""
     api.put("/api/v1/people/ada", {"attributes": {"plan": "trial"}}, format="json")
     old_key = Person.objects.get(identifier="ada").key
-    at_delete, batch_done = threading.Event(), threading.Event()
+    at_delete, batch_done, batch_waited = threading.Event(), threading.Event(), threading.Event()
     failures: list[BaseException] = []
 
     def pause_before_removing_the_row(execute: Any, sql: str, *args: Any) -> Any:
         if sql.startswith('DELETE FROM "campaigns_person"') and not at_delete.is_set():
             at_delete.set()
-            batch_done.wait(2)  # the batch commits here unless the row is locked
+            # The batch commits here, unless the row is locked: then its commit waits for
+            # this deletion (a lock not granted), and the deletion goes on.
+            deadline = time.monotonic() + 20
+            while not batch_done.is_set() and time.monotonic() < deadline:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+                    if cursor.fetchone()[0]:
+                        batch_waited.set()
+                        break
+                time.sleep(0.02)
         return execute(sql, *args)
 
     def delete() -> None:
@@ -109,6 +119,7 @@ def test_a_deletion_while_a_batch_links_to_the_person_leaves_both_done(
     deleting.join(10)
 
     assert failures == []
+    assert batch_waited.is_set()  # its commit waited for the deletion
     assert response.status_code == 200, response.content
     assert [item["status"] for item in response.json()["results"]] == [201]
     assert Person.objects.get(identifier="ada").key != old_key

@@ -88,11 +88,6 @@ MICRO = 10**6
 _VERSION_ATTEMPTS = 3
 
 
-def money_places(currency: str) -> int:
-    """The currency's usual decimal places (ISO 4217 minor unit; 2 when unknown or none)."""
-    return currencies.money_places(currency)
-
-
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -485,7 +480,9 @@ def _build(
     amounts = [_money(r["micro"]) for r in totals.values()] + [
         _money(r["micro"]) for by_period in series_periods.values() for r in by_period.values()
     ]
-    places = max([money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)])
+    places = max(
+        [currencies.money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)]
+    )
     exponent = Decimal(1).scaleb(-places)
 
     def money(micro: Any) -> Decimal:

@@ -34,8 +34,9 @@ from taggit.models import TaggedItem
 from campaigns.errors import NotFound
 from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign, CampaignStatus
 from goals.criteria import SourceRef
+from goals.currencies import money_places
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
-from goals.reports import micro_sum, money_places
+from goals.reports import micro_sum
 
 #: The columns both halves of the picker's UNION select, in one order.
 CANDIDATE_COLUMNS = ("type", "id", "name", "status", "channels_json", "sort_name")

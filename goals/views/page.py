@@ -141,7 +141,7 @@ def impact_text(goal: Goal) -> str:
     if goal.impact_event_key:
         return f"The event's {_value_text(goal.impact_event_key)} value, in {goal.impact_currency}"
     amount = goal.impact_static if goal.impact_static is not None else Decimal(0)
-    amount = amount.quantize(Decimal(1).scaleb(-reports.money_places(goal.impact_currency)))
+    amount = amount.quantize(Decimal(1).scaleb(-currencies.money_places(goal.impact_currency)))
     return f"{currencies.money_display(amount, goal.impact_currency)} per achievement"
 
 

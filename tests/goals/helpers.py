@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
 from rest_framework.test import APIClient
 
 from campaigns.models import Broadcast, Campaign, Workspace
@@ -75,3 +77,19 @@ def ingest(api: APIClient, *items: dict[str, Any]) -> dict[str, Any]:
     body = response.json()
     assert body["rejected"] == 0, body
     return body
+
+
+def oracle_settings(examples: int) -> settings:
+    """Hypothesis settings of the oracle property tests (``test_*_oracle.py``): ``examples``
+    by default, ``ORACLE_EXAMPLES=<n>`` for a long run, ``ORACLE_NOSHRINK=1`` to skip
+    shrinking a failure (slow on these database-backed examples)."""
+    return settings(
+        max_examples=int(os.environ.get("ORACLE_EXAMPLES", str(examples))),
+        deadline=None,
+        phases=[p for p in Phase if p != Phase.shrink or not os.environ.get("ORACLE_NOSHRINK")],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,12 +45,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, note, settings
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Workspace
+from tests.goals.helpers import oracle_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -480,16 +480,7 @@ def run_case(case: Case, api: APIClient) -> None:
 workspaces = itertools.count()
 
 
-@settings(
-    max_examples=int(os.environ.get("ORACLE_EXAMPLES", "30")),
-    deadline=None,
-    phases=[p for p in Phase if p != Phase.shrink or not os.environ.get("ORACLE_NOSHRINK")],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+@oracle_settings(30)
 @given(case=cases())
 def test_attribution_equals_the_oracle_in_any_arrival_order(
     case: Case, make_token_client: Callable[..., APIClient]

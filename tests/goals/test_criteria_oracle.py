@@ -37,7 +37,6 @@ Readings of the spec, with the decision each follows where the spec is silent:
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,12 +45,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, note, settings
+from hypothesis import event, given, note
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Person, Segment, Workspace
+from tests.goals.helpers import oracle_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -676,16 +676,7 @@ def run_world(world: dict[str, Any], api: APIClient, workspace: Workspace) -> No
         assert listed(api, goal_id, names_by_key) == expected, "recompute"
 
 
-@settings(
-    max_examples=int(os.environ.get("ORACLE_EXAMPLES", "50")),
-    deadline=None,
-    phases=[p for p in Phase if p != Phase.shrink or not os.environ.get("ORACLE_NOSHRINK")],
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-    ],
-)
+@oracle_settings(50)
 @given(world=worlds())
 def test_achievements_equal_the_oracle_in_any_arrival_order(
     world: dict[str, Any], make_token_client: Callable[..., APIClient]

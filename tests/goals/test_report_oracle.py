@@ -47,7 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
@@ -500,11 +500,7 @@ def _incrementally(goal: Goal, person: str, change: Callable[[], Any]) -> None:
     engine._rollup_apply(goal.pk, goal.current_version, before, after)
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@helpers.oracle_settings(50)
 @given(scenario=scenarios(), order=st.randoms(use_true_random=False))
 def test_the_report_equals_the_oracle_on_every_path(
     db: None, make_token_client: Callable[..., APIClient], scenario: dict[str, Any], order: Any
@@ -616,11 +612,7 @@ def test_the_report_equals_the_oracle_on_every_path(
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@helpers.oracle_settings(12)
 @given(
     zone=st.sampled_from(sorted(ZONES)),
     currency=st.sampled_from(["EUR", "JPY", "KWD"]),

@@ -93,3 +93,18 @@ def oracle_settings(examples: int) -> settings:
             HealthCheck.data_too_large,
         ],
     )
+
+
+#: SPEC §3's channel table as the spec writes it: each channel's chain, then the metrics that
+#: are recorded but never qualify. The oracle tests read these, not ``campaigns.channels``, so
+#: that they check the product against the spec rather than against itself.
+SPEC_CHAINS: dict[str, tuple[str, ...]] = {
+    "email": ("sent", "delivered", "opened", "clicked"),
+    "push": ("sent", "delivered", "opened", "clicked"),
+    "whatsapp": ("sent", "delivered", "opened", "clicked"),
+    "sms": ("sent", "delivered", "clicked"),
+    "in_app": ("sent", "opened", "clicked"),
+    "webhook": ("sent", "clicked"),
+    "slack": ("sent", "clicked"),
+}
+SPEC_OTHER_METRICS = ("converted", "bounced", "dropped", "failed", "spammed", "unsubscribed")

@@ -30,6 +30,18 @@ def goal(api: APIClient, **body: Any) -> dict[str, Any]:
     return create(api, "/api/v1/goals", body)
 
 
+BUY = {"trigger": {"type": "event", "name": "buy"}}
+
+
+def campaign_goal(
+    api: APIClient, campaign: dict[str, Any], criteria: dict[str, Any] = BUY, **body: Any
+) -> dict[str, Any]:
+    """A goal (by default: the event ``buy``) with ``campaign`` as its one source."""
+    return goal(
+        api, criteria=criteria, sources=[{"type": "campaign", "id": campaign["id"]}], **body
+    )
+
+
 def batch(api: APIClient, *items: dict[str, Any]) -> dict[str, Any]:
     body = ok(api.post("/api/v1/batch", {"items": list(items)}, format="json"))
     assert body["rejected"] == 0, body
@@ -97,12 +109,7 @@ def test_window_starts_at_local_midnight_across_a_dst_change(
     """Berlin moves to summer time on 2026-03-29. An achievement on 03-30 with W = 1 has its
     window start at local midnight of 03-29, still winter time: 2026-03-28T23:00Z."""
     campaign = create(api, "/api/v1/campaigns", {"name": "Spring", "status": "running"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
-        attribution={"window_days": 1},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, attribution={"window_days": 1})
     for person, touch in (("in", "2026-03-28T23:00:00Z"), ("out", "2026-03-28T22:59:59Z")):
         msg(api, f"m-{person}", person, "email", "2026-03-28T20:00:00Z", campaign=campaign["id"])
         ok(metric(api, f"m-{person}", "delivered", touch), 201)
@@ -120,12 +127,7 @@ def test_window_starts_at_local_midnight_across_a_dst_change(
 
 def test_a_zero_day_window_is_the_same_local_day(api: APIClient, workspace: Workspace) -> None:
     campaign = create(api, "/api/v1/campaigns", {"name": "Night"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
-        attribution={"window_days": 0},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, attribution={"window_days": 0})
     # The achievement is at 00:30 Berlin on 03-10 (23:30Z on 03-09).
     cases = {
         "same-day": "2026-03-09T23:00:00Z",  # local 00:00 on 03-10: qualifies
@@ -181,11 +183,10 @@ def test_non_chain_metrics_never_qualify_and_clicks_imply_opens(
     api: APIClient, workspace: Workspace
 ) -> None:
     campaign = create(api, "/api/v1/campaigns", {"name": "C"})
-    g = goal(
+    g = campaign_goal(
         api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
+        campaign,
         attribution={"metrics": {"email": "opened", "sms": "clicked", "push": "sent"}},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
     )
     cid = campaign["id"]
     msg(api, "conv", "a", "email", "2026-02-01T08:00:00Z", campaign=cid)
@@ -212,12 +213,7 @@ def test_metrics_out_of_order_and_repeated(api: APIClient, workspace: Workspace)
     """The touch is the first time the message reached the metric or a later one, whatever
     order the metrics arrive in; a repeated metric is stored once."""
     campaign = create(api, "/api/v1/campaigns", {"name": "C"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
-        attribution={"metrics": {"email": "opened"}},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, attribution={"metrics": {"email": "opened"}})
     msg(api, "m", "ada", "email", "2026-02-01T08:00:00Z", campaign=campaign["id"])
     ok(event(api, "ada", "buy", "2026-02-01T12:00:00Z"), 201)
     ok(metric(api, "m", "opened", "2026-02-01T11:00:00Z"), 201)
@@ -500,12 +496,7 @@ def test_a_deleted_person_keeps_counting_and_the_identifier_comes_back_as_someon
     api: APIClient, workspace: Workspace
 ) -> None:
     campaign = create(api, "/api/v1/campaigns", {"name": "C", "status": "running"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
-        impact={"currency": "EUR", "static": "10.5"},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, impact={"currency": "EUR", "static": "10.5"})
     ok(api.put("/api/v1/people/ada", {"email": "ada@example.org"}, format="json"), 201)
     msg(api, "m1", "ada", "email", "2026-02-01T08:00:00Z", campaign=campaign["id"])
     ok(metric(api, "m1", "delivered", "2026-02-01T08:01:00Z"), 201)
@@ -611,11 +602,7 @@ def test_anonymous_and_transactional_messages_never_count(
     api: APIClient, workspace: Workspace
 ) -> None:
     campaign = create(api, "/api/v1/campaigns", {"name": "C"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "message", "metric": "clicked"}},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, criteria={"trigger": {"type": "message", "metric": "clicked"}})
     msg(
         api, "anon", None, "in_app", "2026-02-01T08:00:00Z", anonymous=True, campaign=campaign["id"]
     )
@@ -631,12 +618,7 @@ def test_anonymous_and_transactional_messages_never_count(
 
 def test_nothing_before_the_tracking_start(api: APIClient, workspace: Workspace) -> None:
     campaign = create(api, "/api/v1/campaigns", {"name": "C"})
-    g = goal(
-        api,
-        criteria={"trigger": {"type": "event", "name": "buy"}},
-        attribution={"window_days": 90},
-        sources=[{"type": "campaign", "id": campaign["id"]}],
-    )
+    g = campaign_goal(api, campaign, attribution={"window_days": 90})
     msg(api, "early", "ada", "email", "2025-10-31T23:00:00Z", campaign=campaign["id"])
     ok(metric(api, "early", "delivered", "2025-10-31T23:59:59Z"), 201)
     msg(api, "start", "bo", "email", "2025-10-31T23:00:00Z", campaign=campaign["id"])

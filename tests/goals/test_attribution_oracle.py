@@ -51,22 +51,14 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Workspace
+from tests.goals.helpers import SPEC_CHAINS as CHAINS
+from tests.goals.helpers import SPEC_OTHER_METRICS as OTHER
 from tests.goals.helpers import oracle_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TRACKING_START = datetime(2025, 11, 1, tzinfo=UTC)
 
-CHAINS: dict[str, tuple[str, ...]] = {
-    "email": ("sent", "delivered", "opened", "clicked"),
-    "push": ("sent", "delivered", "opened", "clicked"),
-    "whatsapp": ("sent", "delivered", "opened", "clicked"),
-    "sms": ("sent", "delivered", "clicked"),
-    "in_app": ("sent", "opened", "clicked"),
-    "webhook": ("sent", "clicked"),
-    "slack": ("sent", "clicked"),
-}
-OTHER = ("converted", "bounced", "dropped", "failed", "spammed", "unsubscribed")
 MACHINE_STEPS = ("opened", "clicked")
 
 # Sources: goal sources (campaigns of every status, a newsletter) and others.

@@ -51,6 +51,8 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Person, Segment, Workspace
+from tests.goals.helpers import SPEC_CHAINS as CHAINS
+from tests.goals.helpers import SPEC_OTHER_METRICS as OTHER
 from tests.goals.helpers import oracle_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,16 +65,6 @@ names = itertools.count()
 
 # --- the oracle: SPEC §3's channel table and §4.1/§4.2 read as plain Python -----------------
 
-CHAINS: dict[str, tuple[str, ...]] = {
-    "email": ("sent", "delivered", "opened", "clicked"),
-    "push": ("sent", "delivered", "opened", "clicked"),
-    "whatsapp": ("sent", "delivered", "opened", "clicked"),
-    "sms": ("sent", "delivered", "clicked"),
-    "in_app": ("sent", "opened", "clicked"),
-    "webhook": ("sent", "clicked"),
-    "slack": ("sent", "clicked"),
-}
-OTHER = ("converted", "bounced", "dropped", "failed", "spammed", "unsubscribed")
 #: A numeric string: a decimal literal, optionally signed, with an exponent, with blanks around.
 NUMERIC = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
 MISSING = object()

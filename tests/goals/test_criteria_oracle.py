@@ -26,6 +26,7 @@ Readings of the spec, with the decision each follows where the spec is silent:
   (``converted``...) is reached when it is recorded. A message's ``sent_at`` proves ``sent``
   (the rule ``goals/attribution.py`` documents; the spec's message has a required ``sent_at``,
   so a message is sent at the latest then).
+  An anonymous message (decisions "Message triggers") has no person and achieves nothing.
 * Filters hold "at that moment": the attribute snapshot and the segment membership after every
   change at or before the achievement's instant.
 * Impact from an event key (decisions "Impact from an event key"): a number or numeric string,
@@ -257,6 +258,8 @@ def oracle(goal: dict[str, Any], people: dict[str, History]) -> list[tuple[Any, 
                 inside = action == "enter"
         else:
             for message in history.messages:
+                if message.person is None:  # anonymous: nobody achieves anything by it
+                    continue
                 if "channel" in trigger and message.channel != trigger["channel"]:
                     continue
                 if "campaign" in trigger and message.source != trigger["campaign"]:

@@ -50,7 +50,11 @@ _ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID
 
 CANDIDATE_PARAMETERS = [
     _param("search", "Name contains (case-insensitive)."),
-    _param("type", "Only campaigns or only broadcasts.", enum=list(SOURCE_TYPES)),
+    _param(
+        "type",
+        "Only campaigns or only broadcasts: `campaign`, `broadcast` (repeat or separate with "
+        "commas for any of them).",
+    ),
     _param(
         "status",
         "Any of these statuses (repeat or separate with commas): "
@@ -59,11 +63,11 @@ CANDIDATE_PARAMETERS = [
     ),
     _param(
         "channel",
-        "Broadcasts using this channel. Campaigns have no channel list, so a channel filter "
-        "leaves only broadcasts.",
-        enum=list(channels.CHANNELS),
+        "Broadcasts using any of these channels (repeat or separate with commas): "
+        + ", ".join(channels.CHANNELS)
+        + ". Campaigns have no channel list, so a channel filter leaves only broadcasts.",
     ),
-    _param("tag", "Carries this tag (case-insensitive)."),
+    _param("tag", "Carries any of these tags (case-insensitive; repeat or separate with commas)."),
 ]
 
 ACHIEVEMENT_PARAMETERS = [

@@ -97,10 +97,11 @@ class PickerState:
         data: Mapping[str, Any] = getattr(query, "cleaned_data", {})
         return cls(
             search=(data.get("search") or "").strip(),
-            type=data.get("type") or "",
+            # The API's filters take several values; the picker's links set one at a time.
+            type=",".join(data.get("type") or ()),
             statuses=tuple(data.get("status") or ()),
-            channel=data.get("channel") or "",
-            tag=(data.get("tag") or "").strip(),
+            channel=",".join(data.get("channel") or ()),
+            tag=",".join(data.get("tag") or ()),
             page=_page_number(data.get("p")),
             selected=tuple(data.get("selected") or ()),
         )

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from campaigns import channels, values
 from campaigns.filters import (
     AnyOfChoicesFilter,
+    CommaSeparatedCharField,
     CommaSeparatedMultipleChoiceField,
     NameSearchFilter,
     TagFilter,
@@ -54,12 +55,14 @@ CANDIDATE_STATUSES = list(dict.fromkeys([*CampaignStatus.values, *BroadcastStatu
 class SourceCandidateQuery(forms.Form):
     """``GET /goals/{id}/sources/candidates`` parameters.
 
-    ``channel`` keeps broadcasts using that channel; campaigns have no channel list, so any
-    channel filter leaves campaigns out.
+    ``type``, ``status``, ``channel`` and ``tag`` take repeats or commas and match any of the
+    values, as the campaign and broadcast lists' filters do. ``channel`` keeps broadcasts
+    using one of the channels; campaigns have no channel list, so any channel filter leaves
+    campaigns out.
     """
 
     search = forms.CharField(required=False, help_text="Name contains (case-insensitive).")
-    type = forms.ChoiceField(
+    type = CommaSeparatedMultipleChoiceField(
         required=False,
         choices=[(t, t) for t in SOURCE_TYPES],
         error_messages={
@@ -77,7 +80,7 @@ class SourceCandidateQuery(forms.Form):
             )
         },
     )
-    channel = forms.ChoiceField(
+    channel = CommaSeparatedMultipleChoiceField(
         required=False,
         choices=channels.CHANNEL_CHOICES,
         error_messages={
@@ -86,17 +89,17 @@ class SourceCandidateQuery(forms.Form):
             )
         },
     )
-    tag = forms.CharField(required=False)
+    tag = CommaSeparatedCharField(required=False)
 
     def selector_arguments(self) -> dict[str, Any]:
         """The cleaned parameters as ``goals.selectors.source_candidates`` takes them."""
         data = self.cleaned_data
         return {
             "search": data["search"].strip(),
-            "type": data["type"] or None,
+            "types": data["type"],
             "statuses": data["status"],
-            "channel": data["channel"] or None,
-            "tag": data["tag"].strip() or None,
+            "channels": data["channel"],
+            "tags": data["tag"],
         }
 
 

@@ -42,19 +42,22 @@ from goals.reports import micro_sum
 CANDIDATE_COLUMNS = ("type", "id", "name", "status", "channels_json", "sort_name")
 
 
-def _tagged(model: type[Campaign | Broadcast], tag: str) -> Q:
-    """Rows carrying ``tag`` (case-insensitive), as a subquery so a row matches once."""
-    return Q(pk__in=model.objects.filter(tags__name__iexact=tag).values("pk"))
+def _tagged(model: type[Campaign | Broadcast], tags: Collection[str]) -> Q:
+    """Rows carrying any of ``tags`` (case-insensitive), as a subquery so a row matches once."""
+    wanted = Q()
+    for tag in tags:
+        wanted |= Q(tags__name__iexact=tag)
+    return Q(pk__in=model.objects.filter(wanted).values("pk"))
 
 
 def source_candidates(
     *,
     goal: Goal,
     search: str = "",
-    type: str | None = None,
+    types: Collection[str] = (),
     statuses: Collection[str] = (),
-    channel: str | None = None,
-    tag: str | None = None,
+    channels: Collection[str] = (),
+    tags: Collection[str] = (),
 ) -> QuerySet[Any]:
     """The sources ``goal`` may pick: one list of campaigns and newsletter broadcasts.
 
@@ -62,15 +65,15 @@ def source_candidates(
     of the goal's workspace, never deleted ones, never API-triggered or in-app broadcasts.
     One UNION query of ``.values()`` rows with the same columns, ordered by name
     (case-insensitively), then type, then id, so the database sorts and slices the pages.
-    Filters: ``search`` (name contains), ``type``, ``statuses`` (any of), ``channel``
-    (broadcasts using it; campaigns have no channel list, so a channel leaves them out),
-    ``tag`` (case-insensitive). Rows: type, id, name, status, channels_json, sort_name;
+    Filters, each "any of" when given: ``search`` (name contains), ``types``, ``statuses``,
+    ``channels`` (broadcasts using one; campaigns have no channel list, so a channel leaves
+    them out), ``tags`` (case-insensitive). Rows: type, id, name, status, channels_json, sort_name;
     ``source_candidates_decorate`` turns a page of them into API rows.
     """
     halves: list[QuerySet[Any]] = []
     wanted = set(statuses)
 
-    if type in (None, "campaign") and channel is None:
+    if (not types or "campaign" in types) and not channels:
         campaign_statuses = wanted & set(CampaignStatus.values) if wanted else None
         if campaign_statuses is None or campaign_statuses:
             campaigns = Campaign.objects.alive().in_workspace(goal.workspace_id)
@@ -78,8 +81,8 @@ def source_candidates(
                 campaigns = campaigns.filter(status__in=campaign_statuses)
             if search:
                 campaigns = campaigns.filter(name__icontains=search)
-            if tag:
-                campaigns = campaigns.filter(_tagged(Campaign, tag))
+            if tags:
+                campaigns = campaigns.filter(_tagged(Campaign, tags))
             halves.append(
                 campaigns.annotate(
                     type=Value("campaign", output_field=CharField()),
@@ -90,7 +93,7 @@ def source_candidates(
                 .values(*CANDIDATE_COLUMNS)
             )
 
-    if type in (None, "broadcast"):
+    if not types or "broadcast" in types:
         broadcast_statuses = wanted & set(BroadcastStatus.values) if wanted else None
         if broadcast_statuses is None or broadcast_statuses:
             broadcasts = (
@@ -102,12 +105,15 @@ def source_candidates(
                 broadcasts = broadcasts.filter(status__in=broadcast_statuses)
             if search:
                 broadcasts = broadcasts.filter(name__icontains=search)
-            if channel:
+            if channels:
                 # A quoted substring of the JSON list: works on SQLite and PostgreSQL alike
                 # (see campaigns.filters.ChannelFilter).
-                broadcasts = broadcasts.filter(channels__icontains=f'"{channel}"')
-            if tag:
-                broadcasts = broadcasts.filter(_tagged(Broadcast, tag))
+                using = Q()
+                for channel in channels:
+                    using |= Q(channels__icontains=f'"{channel}"')
+                broadcasts = broadcasts.filter(using)
+            if tags:
+                broadcasts = broadcasts.filter(_tagged(Broadcast, tags))
             halves.append(
                 broadcasts.annotate(
                     type=Value("broadcast", output_field=CharField()),

@@ -280,3 +280,27 @@ def test_a_page_takes_the_same_queries_however_many_rows_it_holds(
 
     assert len(response.json()["results"]) == 88
     assert all(row["tags"] for row in response.json()["results"] if row["name"][1:].isdigit())
+
+
+def test_type_channel_and_tag_take_repeats_or_commas_as_the_other_lists_do(
+    api: APIClient, goal: Goal
+) -> None:
+    # decisions.md: list filters take repeats or commas (any of), and a comma separates tags
+    # in ``?tag=`` (a tag may not hold one). The picker once read ``tag=q4,news`` as one
+    # impossible tag (an empty list) and kept only the last of repeated values.
+    both_tags = [("campaign", "launch prep"), ("broadcast", "Weekly digest")]
+    assert refs(api.get(url(goal), {"tag": "q4,NEWS"})) == both_tags
+    assert refs(api.get(url(goal), {"tag": ["q4", "news"]})) == both_tags
+    sms_or_push = [("broadcast", "SMS blast"), ("broadcast", "Weekly digest")]
+    assert refs(api.get(url(goal), {"channel": "sms,push"})) == sms_or_push
+    assert refs(api.get(url(goal), {"channel": ["sms", "push"]})) == sms_or_push
+    assert refs(api.get(url(goal), {"type": ["campaign", "broadcast"]})) == ALL
+    assert refs(api.get(url(goal), {"type": "campaign,broadcast"})) == ALL
+    bad = api.get(url(goal), {"channel": "sms,fax"})
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == {
+        "channel": [
+            'unknown channel "fax"; expected one of email, push, whatsapp, sms, in_app, '
+            "webhook, slack"
+        ]
+    }

@@ -372,6 +372,35 @@ class TestCsv:
         assert response["Content-Type"] == "application/json"
         assert response.json() == api.get(url(goal), RANGE).json()
 
+    @pytest.mark.parametrize(
+        ("accept", "content_type"),
+        [
+            # The client's preference (q, then its own order) decides, not the server's list
+            # of renderers: DRF alone answered JSON to each of the first three.
+            ("text/csv;q=0.9, application/json;q=0.1", "text/csv; charset=utf-8"),
+            ("text/csv, application/json", "text/csv; charset=utf-8"),
+            ("application/json;q=0, text/csv;q=0.2", "text/csv; charset=utf-8"),
+            ("application/json, text/csv", "application/json"),
+            ("text/csv;q=0.5, application/json", "application/json"),
+            ("text/csv;q=0.5, */*", "application/json"),
+            ("text/csv, */*;q=0.8", "text/csv; charset=utf-8"),
+        ],
+    )
+    def test_the_accept_headers_preferences_choose_between_json_and_csv(
+        self, api: APIClient, goal: Goal, accept: str, content_type: str
+    ) -> None:
+        response = api.get(url(goal), RANGE, HTTP_ACCEPT=accept)
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == content_type
+
+    def test_an_accept_header_refusing_both_formats_is_a_406(
+        self, api: APIClient, goal: Goal
+    ) -> None:
+        response = api.get(url(goal), RANGE, HTTP_ACCEPT="text/csv;q=0, application/json;q=0")
+
+        assert response.status_code == 406
+
     def test_errors_of_a_csv_request_with_accept_json_are_json_400s(
         self, api: APIClient, goal: Goal
     ) -> None:

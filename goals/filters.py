@@ -48,6 +48,23 @@ def _allowed(values: list[str]) -> str:
     return ", ".join(values)
 
 
+class FixedOrderField(forms.CharField):
+    """``?ordering=`` on a list with one fixed order: refused with a 400 naming ``ordering``
+    (decisions.md, Lists: an unknown ordering is never silently the default order)."""
+
+    def __init__(self, *, order: str, **kwargs: Any) -> None:
+        self.order = order
+        super().__init__(required=False, **kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value:
+            raise forms.ValidationError(
+                f"this list is always ordered by {self.order}; it takes no ordering",
+                code="invalid",
+            )
+
+
 #: A source picker status is a campaign's or a broadcast's (``draft`` is both).
 CANDIDATE_STATUSES = list(dict.fromkeys([*CampaignStatus.values, *BroadcastStatus.values]))
 
@@ -90,6 +107,7 @@ class SourceCandidateQuery(forms.Form):
         },
     )
     tag = CommaSeparatedCharField(required=False)
+    ordering = FixedOrderField(order="name, then type, then id")
 
     def selector_arguments(self) -> dict[str, Any]:
         """The cleaned parameters as ``goals.selectors.source_candidates`` takes them."""
@@ -178,6 +196,7 @@ class AchievementQuery(forms.Form):
     campaign = IdField(required=False)
     broadcast = IdField(required=False)
     attributed = QueryBooleanField(required=False)
+    ordering = FixedOrderField(order="achieved_at, then id")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -346,6 +346,8 @@ def test_it_rejects_bad_source_and_date_filters_naming_them(
         ({"source": "campaign:x"}, "source", "expected campaign:<id> or broadcast:<id>"),
         ({"source": f"campaign:{2**63}"}, "source", "expected campaign:<id> or broadcast:<id>"),
         ({"attributed": "yes"}, "attributed", 'must be true or false, not "yes"'),
+        # Never silently the default order (decisions.md, Lists): the list has one order.
+        ({"ordering": "-achieved_at"}, "ordering", "always ordered by achieved_at, then id"),
     ],
 )
 def test_it_rejects_bad_parameters_naming_them(

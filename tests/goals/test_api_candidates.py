@@ -237,6 +237,8 @@ def test_it_filters_by_tag_case_insensitively_and_searches_names(
             'unknown status "paused"; expected one of draft, running, stopped, archived, sent',
         ),
         ({"channel": "fax"}, "channel", 'unknown channel "fax"'),
+        # Never silently the default order (decisions.md, Lists): the picker has one order.
+        ({"ordering": "-name"}, "ordering", "always ordered by name, then type, then id"),
     ],
 )
 def test_it_rejects_unknown_filter_values(

@@ -189,3 +189,10 @@ class StableOrderingFilter(OrderingFilter):
 
 class NameSearchFilter(SearchFilter):
     search_description = "Words that must all appear in the name (case-insensitive)."
+
+    def get_search_terms(self, request: Request) -> list[str]:
+        # DRF's own error (a NUL character) names no field; a 400 names the parameter.
+        try:
+            return list(super().get_search_terms(request))
+        except ValidationError as error:
+            raise ValidationError({self.search_param: error.detail}) from None

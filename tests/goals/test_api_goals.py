@@ -441,6 +441,14 @@ def test_it_filters_by_tag_name_search_and_status(api: APIClient, workspace: Wor
     assert 'unknown status "done"' in bad.json()["errors"]["status"][0]
 
 
+def test_a_bad_search_is_a_400_naming_search(api: APIClient) -> None:
+    # SPEC §7: a 400 names its field; DRF's search filter named none ("non_field_errors").
+    response = api.get(URL, {"search": "a\x00b"})
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"search": ["Null characters are not allowed."]}}
+
+
 def test_listing_takes_the_same_queries_for_30_goals_as_for_3(
     api: APIClient, workspace: Workspace, django_assert_max_num_queries: Any
 ) -> None:

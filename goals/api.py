@@ -212,7 +212,8 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         services.goal_delete(goal=instance)
 
     # The actions below look the goal up without the list filters: their own query parameters
-    # (``status``, ``search``) mean something else there.
+    # (``status``, ``search``) mean something else there. Their ``**kwargs`` take the router's
+    # format suffix (``achievements.json``), which DRF's negotiation reads from the view.
 
     @extend_schema(
         summary="Source picker",
@@ -234,7 +235,7 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         filter_backends=[],
         serializer_class=SourceCandidateSerializer,
     )
-    def candidates(self, request: Request, pk: str | None = None) -> Response:
+    def candidates(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         goal = self.get_object()
         query = SourceCandidateQuery(request.query_params)
         if not query.is_valid():
@@ -264,7 +265,7 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         filter_backends=[],
         serializer_class=AchievementSerializer,
     )
-    def achievements(self, request: Request, pk: str | None = None) -> Response:
+    def achievements(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         goal = self.get_object()
         query = AchievementQuery(request.query_params)
         if not query.is_valid():

@@ -437,3 +437,17 @@ def test_a_goal_without_impact_states_revenue_as_its_report_does(
 
     assert [row["revenue"] for row in listed] == ["0.00"]
     assert report.json()["unattributed"]["revenue"] == "0.00"
+
+
+def test_a_format_suffix_is_read_as_the_format_not_a_500(
+    api: APIClient, goal: Goal, history: dict[str, Any]
+) -> None:
+    # The router routes ``achievements.json`` as it routes ``goals/1.json``; the action
+    # once refused the ``format`` argument with a TypeError (a 500).
+    response = api.get(f"{url(goal)}.json")
+
+    assert response.status_code == 200
+    assert ids(response) == ids(api.get(url(goal)))
+    unknown = api.get(f"{url(goal)}.csv")
+    assert unknown.status_code == 400
+    assert list(unknown.json()["errors"]) == ["format"]

@@ -306,3 +306,9 @@ def test_type_channel_and_tag_take_repeats_or_commas_as_the_other_lists_do(
             "webhook, slack"
         ]
     }
+
+
+def test_a_format_suffix_is_read_as_the_format_not_a_500(api: APIClient, goal: Goal) -> None:
+    # The router routes ``candidates.json`` as it routes ``goals/1.json``; the action once
+    # refused the ``format`` argument with a TypeError (a 500).
+    assert refs(api.get(f"{url(goal)}.json")) == ALL

@@ -63,6 +63,8 @@ class PickerQuery(SourceCandidateQuery):
 
     p = forms.CharField(required=False)
     selected = SourceRefsField(required=False)
+    # The page has no ordering control; a stray ``?ordering=`` must not empty the list.
+    ordering = None  # type: ignore[assignment]  # Django removes a field set to None
 
 
 class SourcesRemoveQuery(forms.Form):

@@ -49,7 +49,7 @@ from campaigns.models import (
     Workspace,
     time_zone_names,
 )
-from campaigns.sources import tags_clean
+from campaigns.sources import broadcast_kind_check, tags_clean
 
 _ROLES_CACHE = "_goals_workspace_roles"
 
@@ -428,6 +428,14 @@ class BroadcastForm(WorkspaceScopedForm):
     class Meta:
         model = Broadcast
         fields = ("workspace", "name", "kind", "status", "channels", "tags")
+
+    def clean_kind(self) -> str:
+        kind: str = self.cleaned_data["kind"]
+        try:
+            broadcast_kind_check(broadcast=self.instance, kind=kind)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.errors["kind"]) from None
+        return kind
 
 
 class ChannelFilter(admin.SimpleListFilter):

@@ -157,6 +157,21 @@ def broadcast_create(
     return broadcast
 
 
+def broadcast_kind_check(*, broadcast: Broadcast, kind: str) -> None:
+    """Raise ``Conflict`` on ``kind`` if a stored broadcast that is a goal source would stop
+    being a newsletter. Only newsletters can be goal sources (SPEC §4.3); turning a source into
+    another kind would leave goals crediting a broadcast they could never have chosen. The
+    API's update and the admin's form both ask here."""
+    if (
+        broadcast.pk is not None
+        and kind != BroadcastKind.NEWSLETTER
+        and broadcast.goal_sources.exists()  # type: ignore[attr-defined]
+    ):
+        raise Conflict(
+            {"kind": ["this broadcast is a goal source; only newsletters can be sources"]}
+        )
+
+
 def broadcast_update(
     *,
     broadcast: Broadcast,
@@ -173,12 +188,7 @@ def broadcast_update(
         broadcast.name = name.strip()
         fields.append("name")
     if kind is not None and kind != broadcast.kind:
-        # Only newsletters can be goal sources (SPEC §4.3); turning a source into another kind
-        # would leave goals crediting a broadcast they could never have chosen.
-        if kind != BroadcastKind.NEWSLETTER and broadcast.goal_sources.exists():  # type: ignore[attr-defined]
-            raise Conflict(
-                {"kind": ["this broadcast is a goal source; only newsletters can be sources"]}
-            )
+        broadcast_kind_check(broadcast=broadcast, kind=kind)
         broadcast.kind = kind
         fields.append("kind")
     if status is not None:

@@ -33,6 +33,7 @@ from campaigns.models import (
     Workspace,
     hash_token,
 )
+from goals.models import Goal, GoalSource
 
 
 @dataclass
@@ -297,6 +298,30 @@ def test_an_editor_adds_a_broadcast_with_channels(
     assert broadcast.workspace == workspace
     assert broadcast.channels == ["email", "push"]
     assert list(broadcast.tags.names()) == ["news"]
+
+
+def test_a_broadcast_that_is_a_goal_source_stays_a_newsletter_in_the_admin(
+    editor: User, acme: Rows
+) -> None:
+    """The API answers 409 to this change (docs/decisions.md); the admin must not be the way
+    round it: goals would credit a broadcast of a kind SPEC §4.3 forbids as a source."""
+    goal = Goal.objects.create(
+        workspace=acme.broadcast.workspace,
+        name="g",
+        criteria={"trigger": {"type": "event", "name": "x"}},
+    )
+    GoalSource.objects.create(goal=goal, broadcast=acme.broadcast)
+    client = staff_client(editor)
+
+    response = client.post(
+        change_url(acme.broadcast),
+        {"name": "Renamed", "kind": "api_triggered", "status": "sent", "channels": ["email"]},
+    )
+
+    assert response.status_code == 200
+    assert "only newsletters can be sources" in response.content.decode()
+    acme.broadcast.refresh_from_db()
+    assert (acme.broadcast.name, acme.broadcast.kind) == ("Acme newsletter", "newsletter")
 
 
 def test_the_add_form_preselects_the_only_writable_workspace(editor: User, acme: Rows) -> None:

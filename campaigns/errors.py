@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -84,12 +85,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return drf_exception_handler(exc, context)
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """The API's 404 body ``{"detail": "Not found."}`` as JSON, as every other 404 of the API
     (SPEC §7) and its schema document it: for a URL under ``/api/`` that no route matches (an
     id that is not a number, ``/api/v1/goals/abc/``, or a misspelt path). Routed as the last
     pattern under ``/api/``, so it answers the same with ``DEBUG`` on (``make run``), where
-    Django would show its HTML debug page instead of ``handler404``."""
+    Django would show its HTML debug page instead of ``handler404``. Exempt from CSRF as the
+    API's views are (token clients send no cookie): a write to such a URL was Django's HTML
+    403 "CSRF verification failed" page, not this 404."""
     return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
 
 

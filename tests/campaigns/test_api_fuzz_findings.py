@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from campaigns import values
-from campaigns.models import Workspace
+from campaigns import services, values
+from campaigns.models import Role, Workspace
 from tests.campaigns.test_api_schema_responses import assert_documented, openapi
 
 # --- a URL no route matches --------------------------------------------------------------------
@@ -47,6 +47,31 @@ def test_an_api_url_no_route_matches_is_json_with_debug_on_too(
     settings.DEBUG = True
 
     response = api.get("/api/v1/goals/1.5/sources/candidates/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/people/a%2Fb",  # an identifier with "/" (the batch takes those)
+        "/api/v1/messages/a/b/metrics",
+        "/api/v1/campaign",  # misspelt
+    ],
+)
+def test_a_write_to_an_api_url_no_route_matches_is_the_api_404_not_a_csrf_page(
+    workspace: Workspace, method: str, url: str
+) -> None:
+    # A token client sends no CSRF cookie, as every API client: the 404 view was not exempt,
+    # so Django answered 403 with its HTML "CSRF verification failed" page, which reads as a
+    # credentials or role problem (SPEC §7) and is not JSON.
+    _, secret = services.api_token_create(workspace=workspace, name="t", role=Role.EDITOR)
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    response = getattr(client, method)(url, {"name": "x"}, format="json")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}

@@ -13,7 +13,6 @@ from typing import Any
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.serializers import BaseSerializer
 
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
@@ -26,6 +25,7 @@ from campaigns.filters import (
     StableOrderingFilter,
 )
 from campaigns.models import Broadcast, Campaign, Segment
+from campaigns.parsers import JSONParser
 from campaigns.scoping import WorkspaceScopedMixin
 from campaigns.serializers import BroadcastSerializer, CampaignSerializer, SegmentSerializer
 

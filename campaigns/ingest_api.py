@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +35,7 @@ from campaigns.models import (
     SegmentAction,
     SegmentMembershipChange,
 )
+from campaigns.parsers import JSONParser
 from campaigns.scoping import WorkspaceScopedMixin
 
 TIMESTAMP_HELP = (

@@ -15,13 +15,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.filters import StableOrderingFilter
+from campaigns.parsers import JSONParser
 from campaigns.scoping import WorkspaceScopedMixin
 from goals import selectors, services
 from goals.criteria import SOURCE_TYPES

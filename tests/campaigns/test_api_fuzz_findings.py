@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from campaigns import services, values
-from campaigns.models import Role, Workspace
+from campaigns.models import Campaign, Event, Person, Role, Workspace
 from tests.campaigns.test_api_schema_responses import assert_documented, openapi
 
 # --- a URL no route matches --------------------------------------------------------------------
@@ -312,3 +312,134 @@ def test_reading_a_path_id_with_nul_is_a_400_as_writing_it(
     assert response.status_code == 400
     assert response.json() == {"errors": {field: [values.NUL_ERROR]}}
     assert_documented(template, "GET", response)
+
+
+# --- bodies Python's json reads but nothing can store or parse (500s) -------------------------
+
+BODY_URLS = [
+    "/api/v1/people/ada/events",
+    "/api/v1/people/ada",
+    "/api/v1/batch",
+    "/api/v1/campaigns",
+    "/api/v1/goals",
+]
+
+
+@pytest.mark.parametrize("url", BODY_URLS)
+@pytest.mark.parametrize("opener", ['{"a":', "["])
+def test_a_body_nested_too_deeply_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, url: str, opener: str
+) -> None:
+    # Python's json recursed past its limit: RecursionError, a 500 with Django's HTML page.
+    closer = "}" if opener.startswith("{") else "]"
+    raw = '{"name": "x", "data": ' + opener * 5000 + "1" + closer * 5000 + "}"
+    method = api.put if url == "/api/v1/people/ada" else api.post
+
+    response = method(url, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    [reason] = response.json()["errors"]["body"]
+    assert "nested too deeply" in reason
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/v1/people/ada/events", {"name": "x", "data": {"k": "DEEP"}}, "data.k"),
+        ("/api/v1/people/ada", {"attributes": {"k": "DEEP"}}, "attributes.k"),
+    ],
+)
+def test_data_nested_deeper_than_the_limit_is_a_400_naming_its_path(
+    api: APIClient, workspace: Workspace, url: str, body: dict[str, Any], field: str
+) -> None:
+    # 900 levels parse, and were stored; every later read of the row (the admin's person and
+    # event pages, the engine) decodes it with Python's recursive json inside a deeper stack
+    # and failed with RecursionError, a 500 each time.
+    leaf: Any = 1
+    for _ in range(900):
+        leaf = [leaf]
+    body = {
+        k: ({"k": leaf} if isinstance(v, dict) and v.get("k") == "DEEP" else v)
+        for k, v in body.items()
+    }
+    method = api.put if url == "/api/v1/people/ada" else api.post
+
+    response = method(url, body, format="json")
+
+    assert response.status_code == 400
+    [(path, [reason])] = response.json()["errors"].items()
+    assert path == field + ".0" * (values.MAX_JSON_DEPTH - 1)
+    assert reason == values.DEPTH_ERROR
+    assert not Event.objects.exists()
+    assert not Person.objects.filter(attributes__has_key="k").exists()
+
+
+def test_a_batch_refuses_only_the_item_nested_too_deeply(
+    api: APIClient, workspace: Workspace
+) -> None:
+    leaf: Any = 1
+    for _ in range(100):
+        leaf = {"a": leaf}
+    items = [
+        {"type": "event", "person": "ada", "name": "deep", "data": leaf},
+        {"type": "event", "person": "ada", "name": "fine", "data": {"a": {"b": 1}}},
+    ]
+
+    response = api.post("/api/v1/batch", {"items": items}, format="json")
+
+    assert response.status_code == 200
+    first, second = response.json()["results"]
+    assert first["status"] == 400
+    assert list(first["errors"]) == ["data" + ".a" * values.MAX_JSON_DEPTH]
+    assert second["status"] == 201
+    assert list(Event.objects.values_list("name", flat=True)) == ["fine"]
+
+
+@pytest.mark.parametrize(
+    ("url", "raw"),
+    [
+        ("/api/v1/people/ada/events", r'{"name": "signup\ud800"}'),
+        ("/api/v1/people/ada/events", r'{"name": "x", "data": {"k\udfff": 1}}'),
+        ("/api/v1/people/ada", r'{"attributes": {"plan": "\udc00pro"}}'),
+        (
+            "/api/v1/batch",
+            r'{"items": [{"type": "event", "person": "ada", "name": "x", "id": "\ud83d"}]}',
+        ),
+        ("/api/v1/campaigns", r'{"name": "Spring \ud800"}'),
+        (
+            "/api/v1/goals",
+            r'{"name": "\ud800", "criteria": {"trigger": {"type": "event", "name": "x"}}}',
+        ),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, url: str, raw: str
+) -> None:
+    # "\ud800" alone is valid JSON syntax that Python reads as a str no UTF-8 encoder (the
+    # database's driver, the response) can write: a 500 on SQLite and PostgreSQL alike.
+    method = api.put if url == "/api/v1/people/ada" else api.post
+
+    response = method(url, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    [reason] = response.json()["errors"]["body"]
+    assert "surrogate" in reason
+    assert not Event.objects.exists()
+    assert not Person.objects.exists()
+    assert not Campaign.objects.exists()
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_accepted(
+    api: APIClient, workspace: Workspace
+) -> None:
+    response = api.post(
+        "/api/v1/people/ada/events",
+        r'{"name": "party \ud83c\udf89", "data": {"\\ud800": "\\udfff"}}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["name"] == "party \U0001f389"
+    # An escaped backslash followed by "ud800" is six plain characters, not an escape.
+    assert response.json()["data"] == {"\\ud800": "\\udfff"}

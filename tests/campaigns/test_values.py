@@ -50,3 +50,18 @@ def test_json_error_names_the_path_of_what_cannot_be_stored() -> None:
 def test_json_error_accepts_what_can_be_stored() -> None:
     data = {"big": 10**30, "max": 1.7e308, "s": "text", "n": None, "t": True, "l": [1.5, "x"]}
     assert values.json_error(data, "data") is None
+
+
+def nested(levels: int, leaf: Any = 1) -> Any:
+    """``levels`` lists one inside the other around ``leaf``."""
+    for _ in range(levels):
+        leaf = [leaf]
+    return leaf
+
+
+def test_json_error_refuses_nesting_deeper_than_the_limit_by_its_path() -> None:
+    assert values.json_error({"k": nested(values.MAX_JSON_DEPTH - 1)}, "data") is None
+    assert values.json_error({"k": nested(values.MAX_JSON_DEPTH)}, "data") == (
+        "data.k" + ".0" * (values.MAX_JSON_DEPTH - 1),
+        values.DEPTH_ERROR,
+    )

@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from campaigns import channels
 from campaigns.errors import DomainError
@@ -99,6 +100,14 @@ class StrictFieldsMixin:
 
     initial_data: Any
     fields: Any
+    parent: Any
+
+    def run_validation(self, data: Any = empty) -> Any:
+        # A request body that is not an object is a 400 naming ``body``, as the ingestion
+        # endpoints answer: DRF said "non_field_errors" (no field of the request).
+        if self.parent is None and data is not empty and not isinstance(data, dict):
+            raise serializers.ValidationError({"body": ["must be a JSON object"]})
+        return super().run_validation(data)  # type: ignore[misc]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)  # type: ignore[misc]

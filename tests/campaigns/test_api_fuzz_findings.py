@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from campaigns import services, values
 from campaigns.models import Campaign, Event, Person, Role, Workspace
+from goals.models import Goal
 from tests.campaigns.test_api_schema_responses import assert_documented, openapi
 
 # --- a URL no route matches --------------------------------------------------------------------
@@ -443,3 +444,39 @@ def test_a_surrogate_pair_escape_is_one_character_and_accepted(
     assert response.json()["name"] == "party \U0001f389"
     # An escaped backslash followed by "ud800" is six plain characters, not an escape.
     assert response.json()["data"] == {"\\ud800": "\\udfff"}
+
+
+# --- a body that is not a JSON object -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["[]", '"x"', "null", "[1]", "3"])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("post", "/api/v1/campaigns"),
+        ("post", "/api/v1/broadcasts"),
+        ("post", "/api/v1/segments"),
+        ("post", "/api/v1/goals"),
+        ("put", "/api/v1/campaigns/{campaign}"),
+        ("patch", "/api/v1/campaigns/{campaign}"),
+        ("patch", "/api/v1/goals/{goal}"),
+    ],
+)
+def test_a_body_that_is_not_an_object_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, method: str, url: str, raw: str
+) -> None:
+    # The ingestion endpoints said {"body": ["must be a JSON object"]}; these said
+    # "non_field_errors" (DRF's key, no field of the request) with DRF's wording.
+    campaign = Campaign.objects.create(workspace=workspace, name="Spring")
+    goal = Goal.objects.create(
+        workspace=workspace, name="g", criteria={"trigger": {"type": "event", "name": "x"}}
+    )
+    url = url.format(campaign=campaign.pk, goal=goal.pk)
+
+    response = getattr(api, method)(url, raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"body": ["must be a JSON object"]}}
+    campaign.refresh_from_db()
+    assert campaign.name == "Spring"
+    assert Campaign.objects.count() == 1

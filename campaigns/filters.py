@@ -111,7 +111,30 @@ class ChannelFilter(AnyOfChoicesFilter):
         return qs.filter(wanted)
 
 
-class CampaignFilter(django_filters.FilterSet):
+#: The filters SPEC §7 names for the messaging objects, in the order the errors list them.
+MESSAGING_FILTERS = ("name", "status", "kind", "channel", "tag")
+
+
+class MessagingFilterSet(django_filters.FilterSet):
+    """Refuses a messaging filter its list does not have (a campaign has no kind or channels, a
+    segment only a name) with a 400 naming it: ignored, ``/campaigns?channel=email`` answered
+    every campaign, as if each one used email."""
+
+    noun = ""
+
+    def is_valid(self) -> bool:
+        missing = [n for n in MESSAGING_FILTERS if n in self.data and n not in self.filters]
+        if missing:
+            allowed = ", ".join(n for n in MESSAGING_FILTERS if n in self.filters)
+            raise ValidationError(
+                {n: [f"{self.noun} have no {n}; their filters are {allowed}"] for n in missing}
+            )
+        return bool(super().is_valid())
+
+
+class CampaignFilter(MessagingFilterSet):
+    noun = "campaigns"
+
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
     status = AnyOfChoicesFilter(
         noun="status", choices=CampaignStatus.choices, help_text="Any of these statuses."
@@ -123,7 +146,9 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["name", "status", "tag"]
 
 
-class BroadcastFilter(django_filters.FilterSet):
+class BroadcastFilter(MessagingFilterSet):
+    noun = "broadcasts"
+
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
     kind = AnyOfChoicesFilter(
         noun="kind", choices=BroadcastKind.choices, help_text="Any of these kinds."
@@ -141,7 +166,9 @@ class BroadcastFilter(django_filters.FilterSet):
         fields = ["name", "kind", "status", "channel", "tag"]
 
 
-class SegmentFilter(django_filters.FilterSet):
+class SegmentFilter(MessagingFilterSet):
+    noun = "segments"
+
     name = django_filters.CharFilter(lookup_expr="icontains", help_text="Name contains.")
 
     class Meta:

@@ -182,3 +182,32 @@ def test_known_orderings_still_sort(api: APIClient, urls: dict[str, str], kind: 
     assert names(api.get(url, {"ordering": "name,"})) == ascending
     assert sorted(names(api.get(url, {"ordering": "-updated_at,name"}))) == ascending
     assert sorted(names(api.get(url, {"ordering": ""}))) == ascending
+
+
+@pytest.mark.parametrize(
+    ("kind", "param", "allowed"),
+    [
+        ("campaigns", "kind", "name, status, tag"),
+        ("campaigns", "channel", "name, status, tag"),
+        ("segments", "status", "name"),
+        ("segments", "kind", "name"),
+        ("segments", "channel", "name"),
+        ("segments", "tag", "name"),
+    ],
+)
+def test_a_messaging_filter_the_list_does_not_have_is_a_400_naming_it(
+    api: APIClient, workspace: Workspace, urls: dict[str, str], kind: str, param: str, allowed: str
+) -> None:
+    # SPEC §7 filters the messaging objects by status, kind, channel, tag and name. A campaign
+    # has no kind or channels and a segment only a name: such a filter was ignored, so
+    # ``/campaigns?channel=email`` answered every campaign, as if each one used email.
+    sources.campaign_create(workspace=workspace, name="Onboarding", status="running")
+    sources.segment_create(workspace=workspace, name="VIP")
+    value = {"status": "running", "kind": "newsletter", "channel": "email", "tag": "vip"}[param]
+
+    response = api.get(urls[kind], {param: value})
+
+    assert response.status_code == 400
+    [reason] = response.json()["errors"][param]
+    assert f"{kind} have no {param}" in reason
+    assert allowed in reason

@@ -242,6 +242,12 @@ def _triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterat
         yield from _message_triggers(spec, person_keys)
 
 
+#: Segment changes at one instant: an enter before a leave ("enter" < "leave"), whatever
+#: their arrival (SPEC §4.5: results never depend on arrival order). The person entered, and
+#: is outside afterwards. Identical changes may stay in arrival order: they agree.
+SEGMENT_TIES = ("action",)
+
+
 def _segment_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -> Iterator[Trigger]:
     """Entering the segment: an "enter" while the person was not in it (the state before
     their first recorded change being "not in"). A repeated "enter" is not a new entry."""
@@ -251,6 +257,7 @@ def _segment_triggers(spec: GoalSpec, person_keys: Sequence[uuid.UUID] | None) -
     yield from _becoming_true(
         spec, changes, person_keys, TriggerKind.SEGMENT, "action",
         lambda action: action == SegmentAction.ENTER, before=False,
+        ties=SEGMENT_TIES,
     )  # fmt: skip
 
 
@@ -278,12 +285,13 @@ def _becoming_true(
     holds: Callable[[Any], bool],
     *,
     before: bool,
+    ties: tuple[str, ...] = (),
 ) -> Iterator[Trigger]:
-    """The changes (by person, in time order) after which ``holds(column)`` is true while it
-    was false just before (``before``: whether it holds before a person's first change), from
-    the tracking start."""
+    """The changes (by person, in time order, then ``ties``, then arrival) after which
+    ``holds(column)`` is true while it was false just before (``before``: whether it holds
+    before a person's first change), from the tracking start."""
     for qs in _scoped(changes, person_keys):
-        rows = qs.order_by("person_key", "timestamp", "id").values_list(
+        rows = qs.order_by("person_key", "timestamp", *ties, "id").values_list(
             "id", "person_key", "person_id", "timestamp", column
         )
         previous_key: uuid.UUID | None = None
@@ -360,7 +368,7 @@ class _History:
                     SegmentMembershipChange.objects.filter(
                         segment_id__in=segment_ids, person_key__in=list(chunk)
                     )
-                    .order_by("segment_id", "person_key", "timestamp", "id")
+                    .order_by("segment_id", "person_key", "timestamp", *SEGMENT_TIES, "id")
                     .values_list("segment_id", "person_key", "timestamp", "action")
                 )
                 for segment_id, key, at, action in seg_rows:

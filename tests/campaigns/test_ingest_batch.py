@@ -337,3 +337,31 @@ def test_an_unknown_type_names_the_canonical_types(api: APIClient) -> None:
             "delete_person"
         ]
     }
+
+
+def test_a_full_batch_of_items_with_a_few_kilobytes_of_data_each_is_taken(
+    api: APIClient, workspace: Workspace
+) -> None:
+    # SPEC §7 takes up to 1,000 items per batch. Django's default body limit (2.5 MB) refused
+    # 1,000 events with 3 KB of data each, all of them, with its HTML 400 page.
+    items = [event(n, data={"page": "p" * 3000}) for n in range(1000)]
+
+    response = batch(api, items)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1000
+    assert Event.objects.count() == 1000
+
+
+def test_a_body_over_the_size_limit_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    items = [event(n, data={"page": "p" * 100}) for n in range(100)]
+
+    response = batch(api, items)
+
+    assert response.status_code == 400
+    [reason] = response.json()["errors"]["body"]
+    assert "10000 bytes" in reason
+    assert not Event.objects.exists()

@@ -34,6 +34,7 @@ the switch (version check). Incremental updates and the switch serialise on the 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import json
 import logging
 import threading
@@ -1010,19 +1011,31 @@ def _insert_rows(rows: list[Row]) -> None:
 def apply_people(spec: GoalSpec, *, version: int, person_keys: Iterable[uuid.UUID]) -> None:
     """Re-derive these people's achievements of the goal from stored data, and re-attribute.
 
-    Deleted people whose criteria depend on attributes (their attribute history went with
-    them) keep the achievements they had: deletion never changes past results.
+    Deleted people's attribute history went with them. As a recompute does (``_build``), their
+    events, messages and segment changes are re-derived (a late metric of their message moves
+    a message trigger), with attribute filters keeping the verdict of the achievements they
+    have; for an attribute trigger they keep the achievements they had.
     """
     keys = sorted(set(person_keys))
     if not keys:
         return
     # The rollup changes by what these people contribute after minus before.
     before = rollup_units(spec.goal.pk, version, keys) if _has_rollup(spec, version) else None
+    keys_to_evaluate = keys
     if spec.uses_attributes:
         alive = set(Person.objects.filter(key__in=keys).values_list("key", flat=True))
-        keys_to_evaluate = [k for k in keys if k in alive]  # deleted people stay as they were
-    else:
-        keys_to_evaluate = keys
+        gone = [k for k in keys if k not in alive]
+        if gone and spec.trigger_type == TriggerKind.ATTRIBUTE:
+            keys_to_evaluate = [k for k in keys if k in alive]  # deleted people stay as they were
+        elif gone:
+            verdicts = set(spec.deleted_verdicts or ())
+            for chunk_keys in _chunks(gone):
+                verdicts.update(
+                    Achievement.objects.filter(
+                        goal_id=spec.goal.pk, version=version, person_key__in=list(chunk_keys)
+                    ).values_list("trigger_kind", "trigger_id")
+                )
+            spec = dataclasses.replace(spec, deleted_verdicts=verdicts)
     #: (trigger kind, trigger id) -> row; what the stored data says these people achieved.
     wanted: dict[tuple[str, int], Row] = {}
     for chunk in evaluate(spec, version=version, person_keys=keys_to_evaluate):

@@ -24,6 +24,10 @@ def person(pid: str, ts: str, **attributes: Any) -> dict[str, Any]:
     return {"type": "person", "person": pid, "attributes": attributes, "timestamp": ts}
 
 
+def metric(name: str, ts: str, message: str = "m1") -> dict[str, Any]:
+    return {"type": "metric", "message": message, "metric": name, "timestamp": ts}
+
+
 def test_reconcile_heals_a_lost_ingestion_task_including_message_reach(
     workspace: Workspace, api: APIClient
 ) -> None:
@@ -97,6 +101,40 @@ def test_a_recompute_gives_deleted_people_no_new_achievements(
     recompute_now(goal)
     after = [r[1:] for r in results(goal)]
     assert after == before
+
+
+def test_a_late_metric_of_a_deleted_persons_message_moves_its_achievement_as_a_recompute_would(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """SPEC §4.5: the result never depends on arrival order. A message-triggered goal with an
+    attribute filter: a late "delivered", earlier than the recorded click, arrives after the
+    person was deleted. The incremental update skipped deleted people entirely, so the
+    achievement stayed at the click until the next change of the goal moved it to the
+    delivery: the same data gave two results. Like a recompute, it re-derives their triggers,
+    keeping the attribute verdict the achievement had."""
+    goal = make_goal(
+        workspace,
+        trigger={"type": "message", "metric": "delivered"},
+        filters=[{"type": "attribute", "key": "vip", "op": "eq", "value": True}],
+    )
+    message = {
+        "type": "message", "id": "m1", "person": "ada", "channel": "email",
+        "sent_at": "2026-01-05T00:00:00Z",
+    }  # fmt: skip
+    ingest(
+        api,
+        person("ada", "2026-01-01T00:00:00Z", vip=True),
+        message,
+        metric("clicked", "2026-01-05T01:00:00Z"),
+    )
+    assert [r[1] for r in results(goal)] == ["2026-01-05T01:00:00+00:00"]
+    services.person_delete(person=Person.objects.get(identifier="ada"))
+
+    ingest(api, metric("delivered", "2026-01-05T00:30:00Z"))
+
+    incremental = results(goal)
+    assert [r[1] for r in incremental] == ["2026-01-05T00:30:00+00:00"]
+    assert results(recompute_now(goal)) == incremental
 
 
 def test_deleted_peoples_achievements_follow_a_new_impact(

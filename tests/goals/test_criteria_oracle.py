@@ -19,7 +19,8 @@ Readings of the spec, with the decision each follows where the spec is silent:
 * Attribute triggers (decisions "Attribute triggers"): a change from not matching to matching,
   the state before the first change being no attributes; snapshots are shallow merges of the
   patches in time order, ``null`` removing a key.
-* Segment triggers (decisions "Segment triggers"): an enter while outside the segment.
+* Segment triggers (decisions "Segment triggers"): an enter while outside the segment; at
+  one instant an enter comes before a leave.
 * Message triggers (decisions "Message triggers"): once per message, at the first time it
   reached the metric or a later step of its channel's chain; with machine opens and clicks not
   counted, such a metric only proves the steps before ``opened``; a non-chain metric
@@ -178,9 +179,14 @@ def attributes_at(history: History, at: datetime) -> dict[str, Any]:
     return state
 
 
+def by_time_enter_first(change: tuple[datetime, str, str]) -> tuple[datetime, int]:
+    """Segment changes in time order, an enter before a leave at one instant."""
+    return change[0], change[2] != "enter"
+
+
 def in_segment_at(history: History, segment: str, at: datetime) -> bool:
     inside = False
-    for when, seg, action in sorted(history.segments, key=lambda s: s[0]):
+    for when, seg, action in sorted(history.segments, key=by_time_enter_first):
         if seg == segment and when <= at:
             inside = action == "enter"
     return inside
@@ -250,7 +256,7 @@ def oracle(goal: dict[str, Any], people: dict[str, History]) -> list[tuple[Any, 
                 before = snap
         elif kind == "segment":
             inside = False
-            for at, seg, action in sorted(history.segments, key=lambda s: s[0]):
+            for at, seg, action in sorted(history.segments, key=by_time_enter_first):
                 if seg != trigger["segment"]:
                     continue
                 if action == "enter" and not inside:
@@ -437,18 +443,19 @@ PATCH_VALUES = {
 @st.composite
 def histories(draw: st.DrawFn, person: str, message_ids: Any) -> History:
     history = History()
-    # Distinct instants per person (attributes) and per person and segment (memberships):
-    # two writes at one instant have no order the spec could name.
+    # Distinct instants per person for attributes: two patches at one instant have no order
+    # the spec could name.
     for minute in draw(st.lists(minutes, min_size=1, max_size=6, unique=True)):
         keys = draw(
             st.lists(st.sampled_from(list(PATCH_VALUES)), min_size=1, max_size=2, unique=True)
         )
         history.patches.append((instant(minute), {k: draw(PATCH_VALUES[k]) for k in keys}))
-    changes = st.tuples(st.sampled_from(SEGMENTS), minutes)
-    for segment, minute in draw(st.lists(changes, min_size=2, max_size=6, unique=True)):
-        history.segments.append(
-            (instant(minute), segment, draw(st.sampled_from(["enter", "enter", "leave"])))
-        )
+    # An enter and a leave of one segment may share an instant (decisions "Segment
+    # triggers": the enter comes first, whatever arrived first).
+    actions = st.sampled_from(["enter", "enter", "leave"])
+    changes = st.tuples(st.sampled_from(SEGMENTS), minutes, actions)
+    for segment, minute, action in draw(st.lists(changes, min_size=2, max_size=6, unique=True)):
+        history.segments.append((instant(minute), segment, action))
     for _ in range(draw(st.integers(1, 6))):
         event_id = draw(st.sampled_from([None, f"e{next(message_ids)}"]))
         history.events.append(

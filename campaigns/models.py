@@ -274,7 +274,7 @@ class Segment(models.Model):
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} (deleted)" if self.deleted_at else self.name
 
 
 class SegmentAction(models.TextChoices):

@@ -741,3 +741,17 @@ def test_edit_errors_show_beside_the_field(owner_client: Client, existing: Goal)
     assert errors_of(response) == {"impact_static": ["EUR amounts have at most 2 decimals"]}
     existing.refresh_from_db()
     assert existing.impact_static == Decimal("29.90")
+
+
+def test_a_deleted_segment_the_goal_uses_is_marked_deleted(
+    owner_client: Client, existing: Goal
+) -> None:
+    """As its deleted campaigns and broadcasts are: the choice must not read as a live
+    segment (the goal page's summary already says "(deleted)")."""
+    segment = Segment.objects.get(name="Paying")
+    Segment.objects.filter(pk=segment.pk).update(deleted_at=timezone.now())
+
+    page = owner_client.get(reverse("goals_ui:edit", args=[existing.pk])).content.decode()
+
+    options = re.findall(rf'<option value="{segment.pk}"[^>]*>([^<]*)</option>', page)
+    assert "Paying (deleted)" in options and "Paying" not in options

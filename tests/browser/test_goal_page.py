@@ -396,3 +396,57 @@ def test_the_chart_follows_the_theme_toggle_without_a_reload(
         ".scales.people.options.ticks.color === color",
         arg=light["ticks"],
     )
+
+
+def test_a_negative_impact_keeps_its_sign_beside_the_amount(
+    page: Page, login: Callable[[User], Page], workspace: Workspace, owner: User
+) -> None:
+    """Refunds (negative event values, kept by design) can make the Impact negative. Where the
+    card is too narrow for the amount on one line, the line must not break after the minus
+    sign: a lone "-" above "KWD 1,000,009.745" reads as a positive amount."""
+    outcome = ingest(
+        workspace=workspace,
+        items=[
+            {
+                "type": "event",
+                "person": f"r{index}",
+                "name": "refund",
+                "timestamp": ago(2),
+                "data": {"amount": amount},
+            }
+            for index, amount in enumerate(["-1000000.5", -9.245])
+        ],
+    )
+    assert all(result.status < 300 for result in outcome.results)
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Refunds",
+        criteria={"trigger": {"type": "event", "name": "refund"}, "filters": []},
+        impact={"currency": "KWD", "event_key": "amount"},
+    )
+    login(owner)
+
+    for width in (1280, 900, 420):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"/goals/{goal.pk}/")
+        impact = page.locator("#impact-revenue")
+        expect(impact).to_have_attribute("title", "-1,000,009.745 KWD")
+        # The first and the second visible character of the formatted amount are on one line.
+        tops = impact.evaluate(
+            """(node) => {
+              const text = node.firstChild;
+              const visible = [...text.data].findIndex(
+                (c, i) => i > 0 && c.trim() && c !== '\\u2060'
+              );
+              const top = (i) => {
+                const range = document.createRange();
+                range.setStart(text, i);
+                range.setEnd(text, i + 1);
+                return range.getBoundingClientRect().top;
+              };
+              return [text.data, top(0), top(visible)];
+            }"""
+        )
+        assert tops[0].startswith("-"), tops
+        assert tops[1] == tops[2], f"the sign is alone on its line at {width}px: {tops}"
+    screenshot(page, "goal-page-negative-impact")

@@ -26,7 +26,9 @@
       var format = formatFor(node.dataset.currency);
       if (node.dataset.money !== "" && Number.isFinite(value) && format) {
         node.title = node.textContent.trim();
-        node.textContent = format.format(value);
+        // A word joiner after the minus sign: a line may break after a hyphen-minus, and a
+        // lone "-" above "KWD 1,000,009.745" on a narrow card reads as a positive amount.
+        node.textContent = format.format(value).replace(/-/g, "-\u2060");
       }
     });
   }

@@ -86,6 +86,22 @@ def _condition_initial(condition: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+#: (key, operator, value as the builder shows it) -> the value stored under that text.
+StoredValues = Mapping[tuple[str, str, str], Any]
+
+
+def stored_values(conditions: Iterable[Any]) -> dict[tuple[str, str, str], Any]:
+    """The stored values of ``conditions`` by the row the builder shows for each. A row saved
+    as it was shown keeps its stored value: the text "true" and the value true (or 29 and
+    "29") look alike in the builder but are not the same condition."""
+    values: dict[tuple[str, str, str], Any] = {}
+    for condition in conditions:
+        if isinstance(condition, Mapping) and "value" in condition:
+            shown = _condition_initial(condition)
+            values[(shown["key"].strip(), shown["op"], shown["value"].strip())] = condition["value"]
+    return values
+
+
 def _optional_id(value: Any) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
 
@@ -189,11 +205,13 @@ class ConditionForm(forms.Form):
         data = self.cleaned_data
         return not (data.get("key") or "").strip() and not (data.get("value") or "").strip()
 
-    def condition(self) -> dict[str, Any]:
+    def condition(self, stored: StoredValues | None = None) -> dict[str, Any]:
         data = self.cleaned_data
         op = data.get("op") or "eq"
-        condition: dict[str, Any] = {"key": (data.get("key") or "").strip() or None, "op": op}
-        value = _value_from_text(data.get("value") or "", op)
+        key = (data.get("key") or "").strip()
+        condition: dict[str, Any] = {"key": key or None, "op": op}
+        text = (data.get("value") or "").strip()
+        value = (stored or {}).get((key, op, text), _value_from_text(text, op))
         if op not in VALUELESS_OPERATORS and value != "":
             condition["value"] = value
         return condition
@@ -231,7 +249,7 @@ class FilterForm(ConditionForm):
         kind = self.cleaned_data.get("kind", "attribute")
         return kind == "attribute" and super().is_blank()
 
-    def filter(self) -> dict[str, Any]:
+    def filter(self, stored: StoredValues | None = None) -> dict[str, Any]:
         kind = self.cleaned_data.get("kind")
         if kind in ("in_segment", "not_in_segment"):
             return {
@@ -239,7 +257,7 @@ class FilterForm(ConditionForm):
                 "segment": int(self.cleaned_data["segment"]),
                 "in": kind == "in_segment",
             }
-        return {"type": "attribute", **self.condition()}
+        return {"type": "attribute", **self.condition(stored)}
 
 
 ConditionFormSet = formset_factory(ConditionForm, extra=0)
@@ -477,16 +495,26 @@ class GoalForm(forms.Form):
     def _criteria(self, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = data.get("trigger_type") or TriggerKind.EVENT
         trigger: dict[str, Any] = {"type": kind}
+        # What the goal stores, for the rows saved as they were shown (``stored_values``).
+        stored = self.goal.criteria if self.goal is not None else None
+        stored = stored if isinstance(stored, Mapping) else {}
+        stored_trigger = stored.get("trigger")
+        if not isinstance(stored_trigger, Mapping) or stored_trigger.get("type") != kind:
+            stored_trigger = {}
         if kind == "event":
             self.conditions.is_valid()
             rows = cast(list[ConditionForm], self.conditions.forms)
             self._condition_rows = [row for row in rows if row.is_valid() and not row.is_blank()]
             trigger["name"] = (data.get("event_name") or "").strip() or None
-            trigger["conditions"] = [row.condition() for row in self._condition_rows]
+            kept = stored_values(stored_trigger.get("conditions") or [])
+            trigger["conditions"] = [row.condition(kept) for row in self._condition_rows]
         elif kind == "attribute":
             op = data.get("attribute_op") or "eq"
             trigger.update(key=(data.get("attribute_key") or "").strip() or None, op=op)
-            value = _value_from_text(data.get("attribute_value") or "", op)
+            text = (data.get("attribute_value") or "").strip()
+            value = stored_values([stored_trigger] if stored_trigger else []).get(
+                (trigger["key"] or "", op, text), _value_from_text(text, op)
+            )
             if op not in VALUELESS_OPERATORS and value != "":
                 trigger["value"] = value
         elif kind == "segment":
@@ -503,7 +531,15 @@ class GoalForm(forms.Form):
         self.filters.is_valid()
         filter_rows = cast(list[FilterForm], self.filters.forms)
         self._filter_rows = [row for row in filter_rows if row.is_valid() and not row.is_blank()]
-        criteria = {"trigger": trigger, "filters": [row.filter() for row in self._filter_rows]}
+        kept = stored_values(
+            item
+            for item in stored.get("filters") or []
+            if isinstance(item, Mapping) and item.get("type") != "segment"
+        )
+        criteria = {
+            "trigger": trigger,
+            "filters": [row.filter(kept) for row in self._filter_rows],
+        }
         if self.goal is not None and criteria_initial(criteria) == criteria_initial(
             self.goal.criteria
         ):

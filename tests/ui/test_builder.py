@@ -755,3 +755,65 @@ def test_a_deleted_segment_the_goal_uses_is_marked_deleted(
 
     options = re.findall(rf'<option value="{segment.pk}"[^>]*>([^<]*)</option>', page)
     assert "Paying (deleted)" in options and "Paying" not in options
+
+
+def test_an_edit_keeps_the_stored_values_of_the_rows_it_did_not_change(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    """A goal made through the API may compare with the text "true" (not the yes-or-no value
+    true). The builder shows both ways of writing true alike; saving a change to
+    another row must not turn the untouched ones into something else, which would silently
+    change what the goal counts."""
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Beta signups",
+        criteria={
+            "trigger": {
+                "type": "event",
+                "name": "signup",
+                "conditions": [
+                    {"key": "beta", "op": "eq", "value": "true"},
+                    {"key": "plan", "op": "eq", "value": "pro"},
+                ],
+            },
+            "filters": [{"type": "attribute", "key": "vip", "op": "neq", "value": "false"}],
+        },
+    )
+
+    response = owner_client.post(
+        reverse("goals_ui:edit", args=[goal.pk]),
+        edit_data(goal, owner_client, **{"conditions-1-value": "team"}),
+    )
+
+    assert response.status_code == 302, errors_of(response)
+    goal.refresh_from_db()
+    assert goal.criteria["trigger"]["conditions"] == [
+        {"key": "beta", "op": "eq", "value": "true"},
+        {"key": "plan", "op": "eq", "value": "team"},
+    ]
+    assert goal.criteria["filters"] == [
+        {"type": "attribute", "key": "vip", "op": "neq", "value": "false"}
+    ]
+
+
+def test_an_edit_keeps_the_stored_value_of_an_unchanged_attribute_trigger(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Opted in",
+        criteria={"trigger": {"type": "attribute", "key": "optin", "op": "eq", "value": "TRUE"}},
+    )
+    data = edit_data(goal, owner_client)
+    data.update(
+        rows("filters", [{"kind": "attribute", "key": "country", "op": "eq", "value": "DE"}])
+    )
+
+    response = owner_client.post(reverse("goals_ui:edit", args=[goal.pk]), data)
+
+    assert response.status_code == 302, errors_of(response)
+    goal.refresh_from_db()
+    assert goal.criteria == {
+        "trigger": {"type": "attribute", "key": "optin", "op": "eq", "value": "TRUE"},
+        "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
+    }

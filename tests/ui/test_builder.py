@@ -118,6 +118,23 @@ def test_a_viewer_can_neither_open_nor_post_the_builder(viewer: User, workspace:
     assert Goal.objects.get().name == "Mine"
 
 
+def test_a_viewer_who_follows_a_link_to_the_builder_is_told_why_and_led_back(
+    viewer: User, workspace: Workspace
+) -> None:
+    """A colleague's "edit this goal" link must not end in a bare "403 Forbidden"."""
+    client = client_for(viewer)
+    goal = services.goal_create(
+        workspace=workspace, name="Mine", criteria={"trigger": {"type": "event", "name": "x"}}
+    )
+
+    response = client.get(reverse("goals_ui:edit", args=[goal.pk]))
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Your role in this workspace cannot change goals." in page
+    assert f'href="{reverse("goals_ui:dashboard")}"' in page
+
+
 def test_another_workspaces_goal_is_not_found(
     owner_client: Client, other_workspace: Workspace
 ) -> None:

@@ -151,6 +151,21 @@ def test_another_workspaces_goal_is_not_found(
     assert theirs.name == "Theirs"
 
 
+def test_a_link_to_a_deleted_goal_leads_back_to_the_goals(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    goal = services.goal_create(
+        workspace=workspace, name="Gone", criteria={"trigger": {"type": "event", "name": "x"}}
+    )
+    url = reverse("goals_ui:detail", args=[goal.pk])
+    goal.delete()
+
+    response = owner_client.get(url)
+
+    assert response.status_code == 404
+    assert f'href="{reverse("goals_ui:dashboard")}"' in response.content.decode()
+
+
 def test_an_editor_opens_an_empty_builder(editor: User, workspace: Workspace) -> None:
     response = client_for(editor).get(CREATE)
 

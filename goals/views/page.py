@@ -239,6 +239,7 @@ class GoalPageView(WorkspaceMixin, TemplateView):
             csv_url=self.export_url(goal, query, "csv"),
             json_url=self.export_url(goal, query, "json"),
             page_state={
+                "workspace": str(self.workspace.pk),
                 "start": query.start.isoformat(),
                 "end": query.end.isoformat(),
                 "period": query.period,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from campaigns.ingestion import ingest
-from campaigns.models import Broadcast, Campaign, Workspace
+from campaigns.models import Broadcast, Campaign, Membership, Role, Workspace
 from goals import services, tasks
 from goals.models import Goal, GoalStatus
 from tests.browser.conftest import screenshot
@@ -450,3 +450,29 @@ def test_a_negative_impact_keeps_its_sign_beside_the_amount(
         assert tops[0].startswith("-"), tops
         assert tops[1] == tops[2], f"the sign is alone on its line at {width}px: {tops}"
     screenshot(page, "goal-page-negative-impact")
+
+
+def test_a_copied_goal_page_link_opens_in_its_workspace(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    goal: Goal,
+    other_workspace: Workspace,
+) -> None:
+    """The page keeps its view in the URL so that a copied link reproduces it (decisions): the
+    link must also name the goal's workspace, or a member whose session is in another of
+    their workspaces (or who switches later) gets "not found"."""
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.ADMIN)
+    login(owner)
+    page.click(f"a[href='/goals/{goal.pk}/']")
+    page.wait_for_url(f"**/goals/{goal.pk}/**")
+    wait_chart(page, view="total")
+    copied = page.url
+
+    page.select_option("#workspace-select", label=other_workspace.name)
+    page.click("#workspace-switch")
+    page.wait_for_url("**/goals/")
+    response = page.goto(copied)
+
+    assert response is not None and response.status == 200
+    expect(page.locator("h1")).to_have_text(goal.name)

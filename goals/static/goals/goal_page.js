@@ -74,6 +74,17 @@
     return url;
   }
 
+  /* The address bar names the goal's workspace from the start, so a copied link opens in it
+     for any member, whichever workspace their session is in (a link may name its workspace:
+     ?workspace=). The view options join it only once they are changed. */
+  function nameWorkspace() {
+    var url = new URL(window.location.href);
+    if (state.workspace && url.searchParams.get("workspace") !== state.workspace) {
+      url.searchParams.set("workspace", state.workspace);
+      window.history.replaceState(null, "", url);
+    }
+  }
+
   function syncLinks() {
     var url = setParams(new URL(window.location.href), URL_KEYS);
     window.history.replaceState(null, "", url);
@@ -406,6 +417,7 @@
     }, 1500);
   }
 
+  nameWorkspace();
   if (typeof Chart === "undefined") {
     loadingNode.hidden = true;
     emptyNode.textContent = "The chart library could not be loaded.";

@@ -4,6 +4,7 @@ recomputing state."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,11 @@ from goals.models import Goal, GoalStatus
 from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def goal_page(goal: Goal) -> re.Pattern[str]:
+    """The goal's page, which adds its workspace to the address bar as it loads."""
+    return re.compile(rf"/goals/{goal.pk}/(\?workspace=\d+)?$")
 
 
 @pytest.fixture
@@ -112,7 +118,7 @@ def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
     screenshot(page, "source-picker")
 
     page.locator(".picker-actions").get_by_role("button", name="Add 2 sources").click()
-    page.wait_for_url(f"**/goals/{goal.pk}/")
+    page.wait_for_url(goal_page(goal))
     sources_table = page.locator("#sources-table")
     expect(sources_table).to_contain_text("Campaign 01")
     expect(sources_table).to_contain_text("Campaign 12")
@@ -124,7 +130,7 @@ def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
     row(page, "Campaign 01").locator("input[type=checkbox]").check()
     screenshot(page, "sources-edit")
     page.locator(".picker-actions").get_by_role("button", name="Remove 1 source").click()
-    page.wait_for_url(f"**/goals/{goal.pk}/")
+    page.wait_for_url(goal_page(goal))
     expect(sources_table).to_contain_text("Campaign 12")
     expect(sources_table).not_to_contain_text("Campaign 01")
     assert {s.name for s in _sources(goal)} == {"Campaign 12"}
@@ -146,7 +152,7 @@ def test_add_sources_from_two_pages_remove_one_and_change_the_settings(
     page.uncheck("#id_count_machine")
     screenshot(page, "attribution-settings")
     page.click("input[type=submit][value=Save]")
-    page.wait_for_url(f"**/goals/{goal.pk}/")
+    page.wait_for_url(goal_page(goal))
     assert queued == [goal.pk]
     expect(page.locator("#recompute-banner")).to_be_visible()
     expect(page.locator("#settings-window")).to_have_text("14 days")

@@ -12,8 +12,14 @@ from typing import Any
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import renderers, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,8 +28,9 @@ from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.filters import StableOrderingFilter
 from campaigns.parsers import JSONParser
+from campaigns.schema import AutoSchema
 from campaigns.scoping import WorkspaceScopedMixin
-from goals import selectors, services
+from goals import reports, selectors, services
 from goals.criteria import SOURCE_TYPES
 from goals.filters import (
     CANDIDATE_STATUSES,
@@ -34,6 +41,13 @@ from goals.filters import (
     form_errors,
 )
 from goals.models import Goal, GoalSource
+from goals.report_api import (
+    CSVRenderer,
+    GoalSummaryPageSerializer,
+    JSONErrorsMixin,
+    RangeQuerySerializer,
+    summary_body,
+)
 from goals.serializers import AchievementSerializer, GoalSerializer, SourceCandidateSerializer
 
 TAGS = ["goals"]
@@ -115,6 +129,22 @@ ACHIEVEMENT_PARAMETERS = [
 _ORDERING = "`?ordering=` one of `name`, `created_at`, `updated_at` (prefix `-` to reverse)."
 
 
+#: Goals read per query while the summary's CSV is written (each chunk: goals, their tags).
+SUMMARY_CSV_CHUNK = 500
+
+
+class ListSchema(AutoSchema):
+    """A list-level action whose body is not a bare page (the summary adds its range): its
+    filters, search, ordering and pagination are documented as the goals list's are."""
+
+    def get_filter_backends(self) -> list[Any]:
+        return list(getattr(self.view, "filter_backends", []))
+
+    def _get_pagination_parameters(self) -> list[dict[str, Any]]:
+        paginator = self._get_paginator()
+        return paginator.get_schema_operation_parameters(self.view) if paginator else []
+
+
 def _with_current_status(goal: Goal) -> Goal:
     """The goal with the engine's columns as stored now: without a broker the recompute the
     write queued has already run by the time the response is built."""
@@ -168,7 +198,7 @@ def _with_current_status(goal: Goal) -> Goal:
     ),
 )
 # The mixin narrows ``request``/``queryset`` annotations that DRF's stubs type more loosely.
-class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[misc]
+class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[misc]
     # Tags and sources (with their campaign or broadcast) are prefetched: a page of goals is
     # a fixed number of queries, however many goals and sources it holds.
     # (django-stubs cannot resolve taggit's manager as a prefetchable relation.)
@@ -191,6 +221,9 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         if self.action in {"candidates", "achievements"}:
             # Only the goal row: its tags and sources are not part of these answers.
             return Goal.objects.in_workspace(self.workspace)
+        if self.action == "summary":
+            # Tags only; the numbers are the summary's own annotations.
+            return Goal.objects.in_workspace(self.workspace).prefetch_related("tags")
         return super().get_queryset()
 
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
@@ -275,3 +308,80 @@ class GoalViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: ignore[
         assert page is not None
         body = AchievementSerializer(page, many=True, context={"goal": goal}).data
         return self.get_paginated_response(body)
+
+    @extend_schema(
+        summary="Goals with their numbers",
+        description=(
+            "Every goal of the workspace with its headline numbers for the inclusive local "
+            "dates `start`..`end` (the workspace's time zone; default: the last 30 days ending "
+            "today, as the dashboard shows): `total_people` and `impact` equal the goal's "
+            "report's for the same range. Filtered, searched, ordered and paginated like the "
+            "goals list (" + _ORDERING + "). With `Accept: text/csv` or `?format=csv`: every "
+            "matching goal (all pages; `page` and `page_size` are ignored) as CSV, columns "
+            "`goal_id,goal_name,tags,status,start,end,total_people,impact_amount,currency` "
+            "(tags joined with `, `; the impact cells empty without an impact)."
+        ),
+        parameters=[RangeQuerySerializer],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                response=GoalSummaryPageSerializer, description="A page of goals."
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                response=OpenApiTypes.STR,
+                description="Every matching goal as CSV (an attachment).",
+                examples=[
+                    OpenApiExample(
+                        "CSV",
+                        value=(
+                            "goal_id,goal_name,tags,status,start,end,total_people,"
+                            "impact_amount,currency\r\n"
+                            '7,Trial to paid,"paid, q4",ready,2026-03-01,2026-03-30,42,'
+                            "1250.00,EUR\r\n"
+                            "9,Onboarding done,,recomputing,2026-03-01,2026-03-30,18,,\r\n"
+                        ),
+                        media_type="text/csv",
+                    )
+                ],
+            ),
+            400: OpenApiResponse(
+                description="A bad `start` or `end`, an `end` before `start`, a range longer "
+                f"than {reports.MAX_RANGE_DAYS} days, a bad filter, `ordering`, `page` or "
+                '`page_size`, or an unknown `format`: `{"errors": {"<parameter>": '
+                '["<reason>"]}}` (always JSON).'
+            ),
+        },
+        tags=TAGS,
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="summary",
+        url_name="summary",
+        renderer_classes=[renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer],
+        schema=ListSchema(),
+    )
+    def summary(self, request: Request, **kwargs: Any) -> Response:
+        start, end = RangeQuerySerializer(data=request.query_params).range(self.workspace)
+        goals = self.filter_queryset(
+            selectors.goals_with_period_totals(self.get_queryset(), start=start, end=end)
+        )
+        if isinstance(request.accepted_renderer, CSVRenderer):
+            # Every matching goal, read in chunks (each: the goals, then their tags).
+            rows = (
+                selectors.goal_summary(goal, start=start, end=end)
+                for goal in goals.iterator(chunk_size=SUMMARY_CSV_CHUNK)
+            )
+            body = reports.summary_csv_header() + reports.summary_csv_rows(rows)
+            filename = f"goals-summary-{start}-{end}.csv"
+            return Response(
+                body,
+                content_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        page = self.paginate_queryset(goals)
+        assert page is not None and self.paginator is not None  # the API always paginates
+        results = [
+            summary_body(selectors.goal_summary(goal, start=start, end=end)) for goal in page
+        ]
+        paginated = self.paginator.get_paginated_response(results).data
+        return Response({"start": start.isoformat(), "end": end.isoformat(), **paginated})

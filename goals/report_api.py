@@ -12,6 +12,7 @@ always JSON, even when CSV was asked for: ``{"errors": {...}}`` in a CSV file he
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
+from campaigns.models import Workspace
 from campaigns.scoping import WorkspaceScopedMixin
 from goals import reports
 from goals.models import Goal
@@ -54,10 +56,27 @@ class CSVRenderer(renderers.BaseRenderer):
         return data.encode(self.charset)
 
 
+class JSONErrorsMixin:
+    """Errors (400, 401, 403, 404, 429) are JSON even when CSV was asked for."""
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Response:
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), CSVRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc,no-any-return]
+
+
 # --- query and body -----------------------------------------------------------------------------
 
 
-class ReportQuerySerializer(serializers.Serializer):
+class RangeQuerySerializer(serializers.Serializer):
+    """``start`` and ``end``: an inclusive range of local dates (``reports.default_range``
+    fills in what is missing and refuses a reversed or too long range)."""
+
     start = serializers.DateField(
         required=False,
         input_formats=["%Y-%m-%d"],
@@ -69,6 +88,18 @@ class ReportQuerySerializer(serializers.Serializer):
         help_text="Last local date (YYYY-MM-DD, inclusive). Default: today in the workspace's "
         "time zone (or `start`, if that is later).",
     )
+
+    def range(self, workspace: Workspace) -> tuple[date, date]:
+        """The validated range with its defaults filled in (400 naming the field if bad)."""
+        self.is_valid(raise_exception=True)
+        return reports.default_range(
+            workspace=workspace,
+            start=self.validated_data.get("start"),
+            end=self.validated_data.get("end"),
+        )
+
+
+class ReportQuerySerializer(RangeQuerySerializer):
     period = serializers.ChoiceField(
         choices=list(reports.PERIODS),
         default="day",
@@ -155,6 +186,49 @@ class GoalReportSerializer(serializers.Serializer):
     unattributed = ReportSeriesSerializer()
 
 
+class SummaryGoalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField(), help_text="Sorted by name.")
+    # A string, not an enum: the schema's enum names stay free for the goal serializers.
+    status = serializers.CharField(help_text="`ready` or `recomputing`.")
+
+
+class GoalSummarySerializer(serializers.Serializer):
+    goal = SummaryGoalSerializer()
+    total_people = serializers.IntegerField(
+        help_text="Unique people with at least one achievement in the range (the goal's "
+        "report's `total_people`)."
+    )
+    impact = ReportImpactSerializer(
+        allow_null=True,
+        help_text="Revenue of the range (the report's `impact`); null when the goal has no impact.",
+    )
+
+
+class GoalSummaryPageSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    count = serializers.IntegerField(help_text="Goals matching the filters, on every page.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = GoalSummarySerializer(many=True)
+
+
+def summary_body(row: reports.GoalSummary) -> dict[str, Any]:
+    """One goal's entry of ``GET /goals/summary`` (``GoalSummarySerializer``)."""
+    impact = row.impact
+    return {
+        "goal": {"id": row.goal_id, "name": row.name, "tags": row.tags, "status": row.status},
+        "total_people": row.total_people,
+        "impact": (
+            {"amount": reports.money_text(impact.amount), "currency": impact.currency}
+            if impact
+            else None
+        ),
+    }
+
+
 def report_body(report: reports.GoalReport) -> dict[str, Any]:
     """The JSON body of ``report``: exactly what ``GoalReportSerializer`` describes (a test
     holds them equal), built directly because a 90-day report by 20 sources has a few thousand
@@ -220,7 +294,7 @@ def report_body(report: reports.GoalReport) -> dict[str, Any]:
 # --- the view -----------------------------------------------------------------------------------
 
 
-class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc]
+class GoalReportView(JSONErrorsMixin, WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc]
     queryset = Goal.objects.all()
     serializer_class = GoalReportSerializer
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
@@ -287,12 +361,7 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         goal: Goal = self.get_object()  # first: another workspace's goal is a 404, not a 400
         query = ReportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        start, end = reports.default_range(
-            workspace=self.workspace,
-            start=query.validated_data.get("start"),
-            end=query.validated_data.get("end"),
-        )
+        start, end = query.range(self.workspace)
         report = reports.goal_report(
             goal=goal, start=start, end=end, period=query.validated_data["period"]
         )
@@ -304,14 +373,3 @@ class GoalReportView(WorkspaceScopedMixin, GenericAPIView):  # type: ignore[misc
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
         return Response(report_body(report))
-
-    def finalize_response(
-        self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> Response:
-        # Errors (400, 401, 403, 404, 429) are JSON even when CSV was asked for.
-        if response.status_code >= 400 and isinstance(
-            getattr(request, "accepted_renderer", None), CSVRenderer
-        ):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)

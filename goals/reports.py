@@ -173,6 +173,22 @@ class GoalReport:
         return Impact(self.revenue, self.currency) if self.currency else None
 
 
+@dataclass(frozen=True)
+class GoalSummary:
+    """One goal's headline numbers for ``[start, end]``: what the dashboard lists and
+    ``GET /goals/summary`` answers. ``total_people`` and ``impact`` equal the goal's
+    ``goal_report`` for the same range (``goals.selectors.goal_summary`` builds it)."""
+
+    goal_id: int
+    name: str
+    tags: list[str]
+    status: str
+    start: date
+    end: date
+    total_people: int
+    impact: Impact | None
+
+
 # --- range and periods --------------------------------------------------------------------------
 
 
@@ -690,3 +706,50 @@ def report_csv(report: GoalReport) -> str:
 
 def _cell(text: str) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+SUMMARY_CSV_COLUMNS = [
+    "goal_id",
+    "goal_name",
+    "tags",
+    "status",
+    "start",
+    "end",
+    "total_people",
+    "impact_amount",
+    "currency",
+]
+
+
+def summary_csv_header() -> str:
+    return _csv_line(SUMMARY_CSV_COLUMNS)
+
+
+def summary_csv_rows(rows: Iterable[GoalSummary]) -> str:
+    """Goals' summaries as CSV lines (``SUMMARY_CSV_COLUMNS``): tags sorted and joined with
+    ", " (a tag never holds a comma), ``impact_amount`` and ``currency`` empty for a goal
+    without impact. A name or tag list a spreadsheet would run as a formula gets a ``'``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        impact = row.impact
+        writer.writerow(
+            [
+                row.goal_id,
+                _cell(row.name),
+                _cell(", ".join(row.tags)),
+                row.status,
+                row.start.isoformat(),
+                row.end.isoformat(),
+                row.total_people,
+                money_text(impact.amount) if impact else "",
+                impact.currency if impact else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def _csv_line(cells: list[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()

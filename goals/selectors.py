@@ -36,7 +36,7 @@ from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign
 from goals.criteria import SourceRef
 from goals.currencies import money_places
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
-from goals.reports import micro_sum
+from goals.reports import GoalSummary, Impact, micro_sum
 
 #: The columns both halves of the picker's UNION select, in one order.
 CANDIDATE_COLUMNS = ("type", "id", "name", "status", "channels_json", "sort_name")
@@ -336,6 +336,22 @@ def period_revenue(goal: Goal) -> Decimal | None:
     needed = max(0, -exponent) if isinstance(exponent, int) else 0
     places = max(money_places(goal.impact_currency), needed)
     return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def goal_summary(goal: Goal, *, start: date, end: date) -> GoalSummary:
+    """A goal annotated by ``goals_with_period_totals`` for ``[start, end]`` (tags prefetched)
+    as its summary: the numbers its ``goal_report`` has for the range."""
+    revenue = period_revenue(goal)
+    return GoalSummary(
+        goal_id=goal.pk,
+        name=goal.name,
+        tags=sorted((tag.name for tag in goal.tags.all()), key=str.casefold),
+        status=goal.status,
+        start=start,
+        end=end,
+        total_people=goal.period_people,  # type: ignore[attr-defined]
+        impact=None if revenue is None else Impact(revenue, goal.impact_currency),
+    )
 
 
 # --- the UI's source pages: the picker's tag filter and selection, "Edit sources" -----------

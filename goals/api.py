@@ -7,6 +7,7 @@ reads. The report endpoint lives in ``goals.report_api``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Prefetch
@@ -143,6 +144,17 @@ class ListSchema(AutoSchema):
     def _get_pagination_parameters(self) -> list[dict[str, Any]]:
         paginator = self._get_paginator()
         return paginator.get_schema_operation_parameters(self.view) if paginator else []
+
+
+def _chunks(goals: Iterator[Goal]) -> Iterator[list[Goal]]:
+    chunk: list[Goal] = []
+    for goal in goals:
+        chunk.append(goal)
+        if len(chunk) == SUMMARY_CSV_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _with_current_status(goal: Goal) -> Goal:
@@ -366,22 +378,22 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
             selectors.goals_with_period_totals(self.get_queryset(), start=start, end=end)
         )
         if isinstance(request.accepted_renderer, CSVRenderer):
-            # Every matching goal, read in chunks (each: the goals, then their tags).
-            rows = (
-                selectors.goal_summary(goal, start=start, end=end)
-                for goal in goals.iterator(chunk_size=SUMMARY_CSV_CHUNK)
-            )
-            body = reports.summary_csv_header() + reports.summary_csv_rows(rows)
+            # Every matching goal, read in chunks (each: the goals, their tags, their money's
+            # places), so the queries grow with the goals by chunks, not one by one.
+            body = [reports.summary_csv_header()]
+            for chunk in _chunks(goals.iterator(chunk_size=SUMMARY_CSV_CHUNK)):
+                rows = selectors.goal_summaries(chunk, start=start, end=end)
+                body.append(reports.summary_csv_rows(rows))
             filename = f"goals-summary-{start}-{end}.csv"
             return Response(
-                body,
+                "".join(body),
                 content_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
         page = self.paginate_queryset(goals)
         assert page is not None and self.paginator is not None  # the API always paginates
         results = [
-            summary_body(selectors.goal_summary(goal, start=start, end=end)) for goal in page
+            summary_body(row) for row in selectors.goal_summaries(page, start=start, end=end)
         ]
         paginated = self.paginator.get_paginated_response(results).data
         return Response({"start": start.isoformat(), "end": end.isoformat(), **paginated})

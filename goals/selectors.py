@@ -15,9 +15,12 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Case,
     CharField,
     Count,
+    Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -326,22 +329,130 @@ def goals_with_period_totals(goals: QuerySet[Goal], *, start: date, end: date) -
     )
 
 
-def period_revenue(goal: Goal) -> Decimal | None:
+def period_revenue(goal: Goal, *, places: int = 0) -> Decimal | None:
     """The revenue ``goals_with_period_totals`` annotated, as ``goal_report`` states it (the
-    currency's decimals, more only where an amount needs them), or None without an impact."""
+    currency's decimals, more only where an amount needs them, at least ``places``), or None
+    without an impact."""
     if not goal.has_impact:
         return None
     amount = Decimal(goal.period_revenue_micro).scaleb(-6)  # type: ignore[attr-defined]
-    exponent = amount.normalize().as_tuple().exponent
-    needed = max(0, -exponent) if isinstance(exponent, int) else 0
-    places = max(money_places(goal.impact_currency), needed)
+    places = max(money_places(goal.impact_currency), _places_needed(amount), places)
     return amount.quantize(Decimal(1).scaleb(-places))
 
 
-def goal_summary(goal: Goal, *, start: date, end: date) -> GoalSummary:
+def _places_needed(amount: Decimal) -> int:
+    exponent = amount.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dict[int, int]:
+    """Per goal (of ``goals``, as ``goals_with_period_totals`` read them): the decimal places
+    of the money of its daily ``goal_report`` for ``[start, end]``, where that is more than its
+    currency's. The report writes every amount with one scale, wide enough for its widest
+    amount, and its daily amounts (a day's total, a source's or the unattributed day) may need
+    more places than their sum: ``0.125 + 0.125`` is reported as ``"0.250"``.
+
+    Only amounts finer than the currency's minor unit are read (usually none), in at most
+    three queries whatever the number of goals: the days of the goals read from their rollup,
+    then the days and the series' days of the others. Each goal's rows are those of the
+    version its numbers were read from (``current_version`` as loaded).
+    """
+    goals = [goal for goal in goals if goal.has_impact]
+    if not goals:
+        return {}
+    # Per goal, the millionths a whole minor unit holds: an amount not a multiple needs more.
+    unit = Case(
+        *(
+            When(goal_id=goal.pk, then=Value(10 ** max(0, 6 - money_places(goal.impact_currency))))
+            for goal in goals
+        ),
+        output_field=BigIntegerField(),
+    )
+
+    def of(subset: list[Goal]) -> Q:
+        wanted = Q(pk__in=[])
+        for goal in subset:
+            wanted |= Q(goal_id=goal.pk, version=goal.current_version)
+        return wanted & Q(local_date__gte=start, local_date__lte=end)
+
+    def is_source(kind: str, column: str) -> Exists:
+        return Exists(
+            GoalSource.objects.filter(goal_id=OuterRef("goal_id"), **{kind: OuterRef(column)})
+        )
+
+    def finer(rows: QuerySet[Any], *group: Any, micro: Any, **named: Any) -> list[tuple[int, int]]:
+        fine = (
+            rows.values(*group, **named)
+            .annotate(micro=micro)
+            .annotate(rest=F("micro") % unit)
+            .exclude(rest=0)
+            .order_by()
+        )
+        return list(fine.values_list("goal_id", "micro"))
+
+    rolled = [goal for goal in goals if goal.rollup_version == goal.current_version]
+    others = [goal for goal in goals if goal.rollup_version != goal.current_version]
+    found: list[tuple[int, int]] = []
+    if rolled:
+        # The report's series: the total, the goal's sources and the unattributed.
+        scopes = (
+            GoalRollup.objects.filter(of(rolled))
+            .alias(
+                has_campaign=is_source("campaign_id", "scope_id"),
+                has_broadcast=is_source("broadcast_id", "scope_id"),
+            )
+            .filter(
+                Q(scope_type__in=[RollupScope.TOTAL, RollupScope.UNATTRIBUTED])
+                | Q(scope_type=RollupScope.CAMPAIGN, has_campaign=True)
+                | Q(scope_type=RollupScope.BROADCAST, has_broadcast=True)
+            )
+        )
+        found += finer(
+            scopes,
+            "goal_id",
+            "scope_type",
+            "scope_id",
+            "local_date",
+            micro=Sum("revenue_micro"),
+        )
+    if others:
+        rows = Achievement.objects.filter(of(others))
+        found += finer(rows, "goal_id", "local_date", micro=micro_sum())
+        series = rows.alias(
+            has_campaign=is_source("campaign_id", "source_campaign_id"),
+            has_broadcast=is_source("broadcast_id", "source_broadcast_id"),
+        ).filter(Q(message_id__isnull=True) | Q(has_campaign=True) | Q(has_broadcast=True))
+        found += finer(
+            series,
+            "goal_id",
+            "local_date",
+            "source_campaign_id",
+            "source_broadcast_id",
+            micro=micro_sum(),
+            attributed=ExpressionWrapper(Q(message_id__isnull=False), output_field=BooleanField()),
+        )
+    places: dict[int, int] = {}
+    for goal_id, micro in found:
+        needed = _places_needed(Decimal(micro).scaleb(-6))
+        places[goal_id] = max(places.get(goal_id, 0), needed)
+    return places
+
+
+def goal_summaries(goals: Iterable[Goal], *, start: date, end: date) -> list[GoalSummary]:
+    """Goals annotated by ``goals_with_period_totals`` for ``[start, end]`` (tags prefetched)
+    as their summaries: the numbers each one's daily ``goal_report`` has for the range, money
+    written as that report writes it (``report_money_places``)."""
+    goals = list(goals)
+    places = report_money_places(goals, start=start, end=end)
+    return [
+        goal_summary(goal, start=start, end=end, places=places.get(goal.pk, 0)) for goal in goals
+    ]
+
+
+def goal_summary(goal: Goal, *, start: date, end: date, places: int = 0) -> GoalSummary:
     """A goal annotated by ``goals_with_period_totals`` for ``[start, end]`` (tags prefetched)
-    as its summary: the numbers its ``goal_report`` has for the range."""
-    revenue = period_revenue(goal)
+    as its summary; ``places``: at least that many decimals (``report_money_places``)."""
+    revenue = period_revenue(goal, places=places)
     return GoalSummary(
         goal_id=goal.pk,
         name=goal.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -26,6 +27,10 @@ from goals.models import Goal, GoalStatus
 from goals.reports import default_range
 from goals.selectors import goals_with_period_totals, period_revenue
 from goals.views.base import WorkspaceMixin
+
+#: The dashboard's sorts the summary API orders by too (``?ordering=``); it has no order by
+#: Total or Impact, so an export of a list sorted by them comes by name (name, then id).
+EXPORT_ORDERING = {"name": "name", "created": "created_at", "updated": "updated_at"}
 
 #: Goals per dashboard page.
 PAGE_SIZE = 25
@@ -102,6 +107,7 @@ class DashboardView(WorkspaceMixin, ListView):  # type: ignore[type-arg]
         context.update(
             start=self.start,
             end=self.end,
+            export_csv_url=self._export_url(form.cleaned_data, sort),
             filter_errors=form.errors,
             search=params.get("q", ""),
             columns=self._columns(params, sort),
@@ -132,6 +138,25 @@ class DashboardView(WorkspaceMixin, ListView):  # type: ignore[type-arg]
             ],
         )
         return context
+
+    def _export_url(self, filters: dict[str, Any], sort: str) -> str:
+        """``GET /api/v1/goals/summary`` as CSV (session auth works) for this page's range and
+        the filters it applied: the ones it understood, as the list shows them."""
+        params: list[tuple[str, Any]] = [
+            ("format", "csv"),
+            ("start", self.start.isoformat()),
+            ("end", self.end.isoformat()),
+            ("workspace", self.workspace.pk),
+        ]
+        if filters.get("q"):
+            params.append(("name", filters["q"]))
+        params += [("tag", tag) for tag in filters.get("tag") or []]
+        if filters.get("status"):
+            params.append(("status", filters["status"]))
+        ordering = EXPORT_ORDERING.get(sort.removeprefix("-"))
+        if ordering:
+            params.append(("ordering", f"-{ordering}" if sort.startswith("-") else ordering))
+        return f"{reverse('goal-summary')}?{urlencode(params)}"
 
     def _columns(self, params: QueryDict, sort: str) -> list[Column]:
         """The list's headers, in order; a click on the sorted column reverses it."""

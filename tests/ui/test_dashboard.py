@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -347,6 +349,83 @@ def test_the_query_count_does_not_grow_with_the_goals(
 
     assert few == many
     assert many <= 10
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def export_url(response: Any) -> str:
+    match = re.search(
+        r'<a class="button" id="export-csv" href="([^"]+)" download', response.content.decode()
+    )
+    assert match, "no Export CSV link"
+    return html_lib.unescape(match.group(1))
+
+
+def export_params(response: Any) -> dict[str, list[str]]:
+    url = urlsplit(export_url(response))
+    assert url.path == reverse("goal-summary")
+    return parse_qs(url.query)
+
+
+def test_export_csv_links_to_the_summary_of_the_lists_range(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    params = export_params(owner_client.get(DASHBOARD))
+
+    assert params == {
+        "format": ["csv"],
+        "start": [(today(workspace) - timedelta(days=29)).isoformat()],
+        "end": [today(workspace).isoformat()],
+        "workspace": [str(workspace.pk)],
+        "ordering": ["name"],
+    }
+
+
+def test_export_csv_keeps_the_filters_and_sort_applied(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    response = owner_client.get(
+        DASHBOARD, {"q": "trial & co", "tag": "VIP,q4", "status": "ready", "o": "-updated"}
+    )
+
+    params = export_params(response)
+    assert (params["name"], params["tag"], params["status"]) == (
+        ["trial & co"],
+        ["VIP", "q4"],
+        ["ready"],
+    )
+    assert params["ordering"] == ["-updated_at"]
+
+
+def test_export_csv_leaves_out_what_the_list_ignores_and_sorts_it_cannot(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    assert "status" not in export_params(owner_client.get(DASHBOARD, {"status": "nonsense"}))
+    # The summary has no order by Total: the export comes by name.
+    assert "ordering" not in export_params(owner_client.get(DASHBOARD, {"o": "-total"}))
+
+
+def test_the_export_is_the_csv_of_the_goals_listed(
+    owner_client: Client, viewer: User, workspace: Workspace
+) -> None:
+    """Viewers export too (it is a read); the CSV has the listed goals with their numbers."""
+    kept = goal(workspace, "Trial to paid", tags=("vip",), currency="EUR")
+    goal(workspace, "Trial extended", currency="EUR")
+    goal(workspace, "Other", tags=("vip",))
+    achieve(kept, person(), today(workspace), revenue="12.5")
+    client = client_for(viewer)
+    dashboard = client.get(DASHBOARD, {"q": "trial", "tag": "vip"})
+
+    response = client.get(export_url(dashboard))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    lines = response.content.decode().splitlines()
+    assert lines[0] == "goal_id,goal_name,tags,status,start,end,total_people,impact_amount,currency"
+    start, end = today(workspace) - timedelta(days=29), today(workspace)
+    assert lines[1:] == [f"{kept.pk},Trial to paid,vip,ready,{start},{end},1,12.50,EUR"]
+    assert names(dashboard) == ["Trial to paid"]
 
 
 # --- access -----------------------------------------------------------------------------

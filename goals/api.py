@@ -235,7 +235,8 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
             return Goal.objects.in_workspace(self.workspace)
         if self.action == "summary":
             # Tags only; the numbers are the summary's own annotations.
-            return Goal.objects.in_workspace(self.workspace).prefetch_related("tags")
+            # (django-stubs cannot resolve taggit's manager as a prefetchable relation.)
+            return Goal.objects.in_workspace(self.workspace).prefetch_related("tags")  # type: ignore[misc]
         return super().get_queryset()
 
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:

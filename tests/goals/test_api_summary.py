@@ -168,7 +168,7 @@ def test_fine_amounts_are_written_as_the_report_writes_them(
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_random_goals_equal_their_reports(api: APIClient, workspace: Workspace, seed: int) -> None:
     rng = random.Random(seed)
-    sources = [
+    sources: list[Campaign | Broadcast] = [
         Campaign.objects.create(workspace=workspace, name="Onboarding"),
         Broadcast.objects.create(workspace=workspace, name="Newsletter"),
         Campaign.objects.create(workspace=workspace, name="Not a source"),
@@ -183,8 +183,8 @@ def test_random_goals_equal_their_reports(api: APIClient, workspace: Workspace, 
             places = rng.choice([0, 0, 2, 2, 3, 4])
             revenue = Decimal(rng.randint(-50, 5000)).scaleb(-places)
             day = d("2026-03-02") + timedelta(days=rng.randint(-2, 5))
-            source = rng.choice([None, *sources])
-            achieve(target, rng.choice(people), day, revenue=str(revenue), source=source)
+            credited = rng.choice([None, *sources])
+            achieve(target, rng.choice(people), day, revenue=str(revenue), source=credited)
         if rng.random() < 0.5:
             build(target)
         targets.append(target)
@@ -369,7 +369,7 @@ def test_the_csv_of_no_goals_is_its_header(api: APIClient, workspace: Workspace)
 def test_bad_input_is_a_json_400_naming_the_parameter(
     api: APIClient, goals: dict[str, Goal], params: dict[str, str], field: str, as_csv: bool
 ) -> None:
-    headers = {"HTTP_ACCEPT": "text/csv"} if as_csv else {}
+    headers: dict[str, Any] = {"HTTP_ACCEPT": "text/csv"} if as_csv else {}
 
     response = api.get(URL, params, **headers)
 

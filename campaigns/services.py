@@ -54,14 +54,22 @@ def message_reach_refresh(*, message_ids: Iterable[int]) -> int:
         return 0
     at_or_after = {m: channels.CHAIN[channels.LEVEL[m] :] for m in channels.CHAIN}
     any_chain = _first_reached(channels.CHAIN, human_only=False)
-    return Message.objects.filter(pk__in=ids).update(
-        reached_sent_at=Least(F("sent_at"), Coalesce(any_chain, F("sent_at"))),
-        reached_delivered_at=_first_reached(at_or_after[channels.DELIVERED], human_only=False),
-        reached_opened_at=_first_reached(at_or_after[channels.OPENED], human_only=False),
-        reached_opened_human_at=_first_reached(at_or_after[channels.OPENED], human_only=True),
-        reached_clicked_at=_first_reached(at_or_after[channels.CLICKED], human_only=False),
-        reached_clicked_human_at=_first_reached(at_or_after[channels.CLICKED], human_only=True),
-    )
+    with transaction.atomic():
+        # Lock the rows in id order first: the UPDATE alone locks them in the order its plan
+        # reads them (a table scan meets updated rows where they moved, an index reads them by
+        # id), so two refreshes of overlapping messages (reconcile passes, ingestion tasks)
+        # locked them in opposite orders and one was killed by PostgreSQL's deadlock check.
+        # ``no_key``: the UPDATE's own lock, which lets ingestion's foreign-key checks through.
+        locking = Message.objects.select_for_update(no_key=True).filter(pk__in=ids)
+        list(locking.order_by("pk").values("pk"))
+        return Message.objects.filter(pk__in=ids).update(
+            reached_sent_at=Least(F("sent_at"), Coalesce(any_chain, F("sent_at"))),
+            reached_delivered_at=_first_reached(at_or_after[channels.DELIVERED], human_only=False),
+            reached_opened_at=_first_reached(at_or_after[channels.OPENED], human_only=False),
+            reached_opened_human_at=_first_reached(at_or_after[channels.OPENED], human_only=True),
+            reached_clicked_at=_first_reached(at_or_after[channels.CLICKED], human_only=False),
+            reached_clicked_human_at=_first_reached(at_or_after[channels.CLICKED], human_only=True),
+        )
 
 
 def pending_metrics_apply(

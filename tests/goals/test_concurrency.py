@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns import services
-from campaigns.models import Campaign, Person, Workspace
+from campaigns.models import Campaign, Message, Person, Workspace
 from goals import engine
 from goals.models import Goal, GoalStatus
 from tests.goals.helpers import ingest, make_goal, recompute_now, results
@@ -163,3 +163,60 @@ def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
     after = results(goal)
     assert len(after) == 2
     assert sorted(r[1:] for r in after) == sorted(r[1:] for r in before)
+
+
+@postgresql_only
+def test_concurrent_reach_refreshes_of_one_set_of_messages_do_not_deadlock(
+    workspace: Workspace,
+) -> None:
+    """Found with a real worker: two reconcile passes (or a pass and an ingestion task)
+    refresh ``Message.reached_*`` of overlapping messages at once. An UPDATE locks rows in the
+    order its plan reads them: a scan of the table reads updated rows where they moved, an
+    index scan reads them by id, so two refreshes locked the same rows in opposite orders and
+    PostgreSQL killed one (``deadlock detected``): the reconcile pass failed, its cursor never
+    advanced, and every later pass redid the same work and failed again. Here one refresh
+    reads by table scan the rows that were updated in descending id order, the other by
+    index, both held up by a third transaction's lock on the middle row, then let go."""
+    ada = Person.objects.create(workspace=workspace, identifier="ada")
+    sent = timezone.now() - timedelta(days=1)
+    Message.objects.bulk_create(
+        Message(
+            workspace=workspace,
+            client_id=f"m{i}",
+            person=ada,
+            person_key=ada.key,
+            channel="email",
+            sent_at=sent,
+        )
+        for i in range(40)
+    )
+    ids = sorted(Message.objects.values_list("pk", flat=True))
+    for pk in reversed(ids):  # moves each row: the table's order is now descending ids
+        Message.objects.filter(pk=pk).update(sent_at=sent)
+    middle = ids[len(ids) // 2]
+    errors: list[BaseException] = []
+    started = threading.Barrier(3)
+
+    def refresh(scan: str) -> Any:
+        def work() -> None:
+            with connection.cursor() as cursor:
+                for plan in ("indexscan", "bitmapscan", "seqscan", "tidscan"):
+                    if plan != scan:
+                        cursor.execute(f"SET enable_{plan} = off")
+            started.wait(10)
+            try:
+                services.message_reach_refresh(message_ids=ids)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        return work
+
+    with transaction.atomic():
+        list(Message.objects.select_for_update().filter(pk=middle))
+        threads = [in_thread(refresh("seqscan")), in_thread(refresh("indexscan"))]
+        started.wait(10)
+        threading.Event().wait(1.0)  # both refreshes now wait for the middle row
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert Message.objects.filter(reached_sent_at=sent).count() == len(ids)

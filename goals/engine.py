@@ -1853,6 +1853,50 @@ def reconcile() -> dict[str, int]:
     for goal_id in stuck.values_list("id", flat=True):
         tasks.recompute_goal.delay(goal_id)
         restarted += 1
+    with _reconcile_pass() as alone:
+        if not alone:
+            # Another pass is running (a long one, after a bulk import): it covers the rest.
+            # Passes side by side redid the same work on every worker slot, waiting on each
+            # other's row locks, and ingestion tasks queued behind them for minutes.
+            rest = dict.fromkeys(RECONCILE_STEPS, 0)
+            return {"restarted": restarted, "skipped": 1, **rest}
+        return {"restarted": restarted, "skipped": 0, **_reconcile_rest(now)}
+
+
+#: What ``_reconcile_rest`` counts.
+RECONCILE_STEPS = (
+    "waiting_metrics",
+    "reconciled",
+    "rollups",
+    "scratch_tables",
+    "result_tables",
+    "orphaned_goals",
+)
+#: The PostgreSQL advisory lock held by the running reconcile pass.
+RECONCILE_LOCK = 0x60A150
+
+
+@contextmanager
+def _reconcile_pass() -> Iterator[bool]:
+    """Whether this is the only reconcile pass running (PostgreSQL: a session advisory lock,
+    released at the end or with the connection of a worker that died). SQLite runs tasks
+    in-process, one database writer at a time: always alone."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RECONCILE_LOCK])
+        (alone,) = cursor.fetchone()
+    try:
+        yield bool(alone)
+    finally:
+        if alone:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RECONCILE_LOCK])
+
+
+def _reconcile_rest(now: datetime) -> dict[str, int]:
+    """The reconcile pass after restarting lost recomputes; one pass at a time."""
     waiting_metrics = _apply_waiting_metrics()
     reconciled = 0
     for goal_id, through in Goal.objects.filter(current_version__gt=0).values_list(
@@ -1870,7 +1914,6 @@ def reconcile() -> dict[str, int]:
     ):
         rollups += rollup_backfill(goal_id=goal_id)
     return {
-        "restarted": restarted,
         "waiting_metrics": waiting_metrics,
         "reconciled": reconciled,
         "rollups": rollups,

@@ -220,3 +220,40 @@ def test_concurrent_reach_refreshes_of_one_set_of_messages_do_not_deadlock(
         thread.join(30)
     assert errors == []
     assert Message.objects.filter(reached_sent_at=sent).count() == len(ids)
+
+
+@postgresql_only
+def test_reconcile_passes_do_not_overlap(workspace: Workspace, monkeypatch: Any) -> None:
+    """Found with a real worker: a pass longer than ``GOALS_RECONCILE_SECONDS`` (after a bulk
+    import every goal's catch-up re-reads it) did not stop beat sending the next one, so passes
+    ran side by side on every worker slot, each redoing the same work and waiting on the
+    others' row locks; ingestion tasks queued behind them and new data took minutes instead of
+    seconds. A pass that finds another running restarts lost recomputes (cheap, and they must
+    not wait) and leaves the rest to the running pass."""
+    goal = make_goal(workspace)
+    inside, release = threading.Event(), threading.Event()
+    real_catch_up = engine.catch_up
+
+    def slow_catch_up(**kwargs: Any) -> None:
+        if not inside.is_set():  # the first pass's; not the restarted recompute's own
+            inside.set()
+            release.wait(10)
+        real_catch_up(**kwargs)
+
+    monkeypatch.setattr(engine, "catch_up", slow_catch_up)
+    first: list[dict[str, int]] = []
+    thread = in_thread(lambda: first.append(engine.reconcile()))
+    try:
+        assert inside.wait(10)
+        Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
+        second = engine.reconcile()  # while the first pass is catching up
+    finally:
+        release.set()
+        thread.join(30)
+    assert second["skipped"] == 1
+    assert second["reconciled"] == 0
+    assert second["restarted"] == 1  # in-process: the recompute ran
+    assert first[0]["skipped"] == 0
+    assert first[0]["reconciled"] == 1
+    goal.refresh_from_db()
+    assert goal.current_version == goal.requested_version

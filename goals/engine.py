@@ -1492,8 +1492,9 @@ def _recompute(*, goal_id: int) -> bool:
 
     Returns False when there was nothing to do (already current, or the goal is gone).
     Raises ``LeaseHeld`` when another worker is building this goal (the task retries).
-    A change that arrives while building makes this worker build again for it (it holds the
-    lease; the change's own task will then find the goal current).
+    A change that arrives while building, or after the switch while this worker still holds
+    the lease, makes it build again for it (the change's own task will then find the goal
+    current).
     """
     if not Goal.objects.filter(pk=goal_id).exists():
         return False
@@ -1502,6 +1503,7 @@ def _recompute(*, goal_id: int) -> bool:
         raise LeaseHeld(goal_id)
     lease = _Lease(goal_id, token)  # renewed by a heartbeat while the build runs
     lease.start()
+    built_any = False
     try:
         for _ in range(MAX_BUILDS):
             goal = Goal.objects.select_related("workspace").get(pk=goal_id)
@@ -1511,7 +1513,7 @@ def _recompute(*, goal_id: int) -> bool:
                     Goal.objects.filter(pk=goal_id, requested_version=target).update(
                         status=GoalStatus.READY
                     )
-                return False
+                return built_any
             started = timezone.now()
             built = _build_and_switch(goal, target, started=started, lease=lease)
             if built is not None:
@@ -1523,8 +1525,10 @@ def _recompute(*, goal_id: int) -> bool:
                 # Data that arrived while building went to the old version: bring it into
                 # this one (with an overlap for rows committed just before the build began).
                 catch_up(goal_id=goal_id, since=started - RECONCILE_OVERLAP)
-                return True
-        return False
+                # Look again: a change committed since the switch found our lease held, and
+                # its task (in-process: no retry, no beat) left the build to us.
+                built_any = True
+        return built_any
     except LeaseLost:
         # The goal row no longer held our lease: deleted (then drop what the build wrote for
         # it), or taken over by another worker after the lease expired.

@@ -257,3 +257,30 @@ def test_reconcile_passes_do_not_overlap(workspace: Workspace, monkeypatch: Any)
     assert first[0]["reconciled"] == 1
     goal.refresh_from_db()
     assert goal.current_version == goal.requested_version
+
+
+def test_a_change_made_while_the_lease_holder_catches_up_is_built(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A change committed after a recompute's switch but before it gave its lease back (while
+    it drops the old result and catches up) had its own task find the lease held. In-process
+    (no broker, no beat, no retry) that task gives up, trusting the holder to build again for
+    any newer change; the holder returned without looking, and the goal stayed
+    ``recomputing`` for good, readers held on the old result. The holder looks again."""
+    goal = make_goal(workspace)
+    ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
+    real_catch_up = engine.catch_up
+    changed: list[bool] = []
+
+    def catch_up_while_a_change_arrives(**kwargs: Any) -> None:
+        if not changed:
+            changed.append(True)
+            engine.recompute_request(goal=Goal.objects.get(pk=goal.pk))  # its task: lease held
+        real_catch_up(**kwargs)
+
+    monkeypatch.setattr(engine, "catch_up", catch_up_while_a_change_arrives)
+    goal = recompute_now(goal)
+    assert changed == [True]
+    assert goal.current_version == goal.requested_version
+    assert goal.status == GoalStatus.READY
+    assert goal.recompute_lease_until is None

@@ -1800,44 +1800,65 @@ def process_ingested(
     return count
 
 
-def _received_since(workspace_id: int, since: datetime) -> tuple[set[uuid.UUID], set[int]]:
-    """The people whose data arrived since ``since``, and the messages created or measured
-    since then (their reach may never have been derived if their task was lost)."""
-    keys: set[uuid.UUID] = set()
-    for model in (Event, SegmentMembershipChange, PersonAttributeChange):
-        keys.update(
-            model.objects.filter(workspace_id=workspace_id, received_at__gte=since)  # type: ignore[attr-defined]
-            .values_list("person_key", flat=True)
-            .distinct()
-        )
-    messages = set(
-        Message.objects.filter(workspace_id=workspace_id, received_at__gte=since).values_list(
-            "id", flat=True
-        )
-    )
-    messages.update(
-        MessageMetric.objects.filter(workspace_id=workspace_id, received_at__gte=since)
-        .values_list("message_id", flat=True)
+@dataclass
+class Received:
+    """What arrived in a workspace since an instant (``received_since``): the people it touched,
+    by what touched them, and the messages created or measured since then (their reach may
+    never have been derived if their task was lost)."""
+
+    touched: Touched
+    message_ids: set[int]
+
+    def refresh_reach(self) -> None:
+        if self.message_ids:
+            message_reach_refresh(message_ids=sorted(self.message_ids))
+
+
+def received_since(workspace_id: int, since: datetime) -> Received:
+    """The rows of the workspace received since ``since``, read as ``process_ingested`` reads
+    one ingestion's: a goal then re-evaluates only the people whose new data can affect it."""
+    touched = Touched()
+    recent = {"workspace_id": workspace_id, "received_at__gte": since}
+    for name, key in Event.objects.filter(**recent).values_list("name", "person_key").distinct():
+        touched.by_event_name[name].add(key)
+    for segment_id, key in (
+        SegmentMembershipChange.objects.filter(**recent)
+        .values_list("segment_id", "person_key")
+        .distinct()
+    ):
+        touched.by_segment[segment_id].add(key)
+    touched.by_attributes.update(
+        PersonAttributeChange.objects.filter(**recent)
+        .values_list("person_key", flat=True)
         .distinct()
     )
+    messages = set(Message.objects.filter(**recent).values_list("id", flat=True))
+    messages.update(
+        MessageMetric.objects.filter(**recent).values_list("message_id", flat=True).distinct()
+    )
     for ids in _chunks(sorted(messages)):
-        keys.update(
-            key
-            for key in Message.objects.filter(pk__in=list(ids)).values_list("person_key", flat=True)
-            if key is not None
-        )
-    return keys, messages
+        for campaign_id, broadcast_id, message_key in Message.objects.filter(
+            pk__in=list(ids), person_key__isnull=False, anonymous=False
+        ).values_list("campaign_id", "broadcast_id", "person_key"):
+            if message_key is not None:
+                touched.by_message_source[(campaign_id, broadcast_id)].add(message_key)
+    return Received(touched, messages)
 
 
-def catch_up(*, goal_id: int, since: datetime) -> None:
-    """Re-derive messages' reach and re-evaluate everyone whose data arrived since ``since``
-    (idempotent: both are functions of the stored rows)."""
-    goal = Goal.objects.filter(pk=goal_id).first()
+def catch_up(*, goal_id: int, since: datetime, received: Received | None = None) -> None:
+    """Re-evaluate, for one goal, the people whose data arrived since ``since`` and can affect
+    it (idempotent: a function of the stored rows). Without ``received`` (read once per
+    workspace by a reconcile pass, which refreshes its reach), it is read here and the reach of
+    its messages re-derived first."""
+    goal = (
+        Goal.objects.select_related("workspace").prefetch_related("sources").filter(pk=goal_id)
+    ).first()
     if goal is None:
         return
-    keys, message_ids = _received_since(goal.workspace_id, since)
-    if message_ids:
-        message_reach_refresh(message_ids=sorted(message_ids))
+    if received is None:
+        received = received_since(goal.workspace_id, since)
+        received.refresh_reach()
+    keys = received.touched.people_for(GoalSpec.load(goal))
     if keys:
         _apply_to_goal(goal_id, keys)
 
@@ -1903,13 +1924,22 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
     """The reconcile pass after restarting lost recomputes; one pass at a time."""
     waiting_metrics = _apply_waiting_metrics()
     reconciled = 0
-    for goal_id, through in Goal.objects.filter(current_version__gt=0).values_list(
-        "id", "reconciled_through"
+    # What arrived is read once per workspace (since the earliest of its goals' last passes),
+    # not once per goal: after a bulk import each goal re-read the same rows for minutes.
+    by_workspace: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    for goal_id, workspace_id, through in Goal.objects.filter(current_version__gt=0).values_list(
+        "id", "workspace_id", "reconciled_through"
     ):
         since = (through or now - timedelta(days=1)) - RECONCILE_OVERLAP
-        catch_up(goal_id=goal_id, since=since)
-        Goal.objects.filter(pk=goal_id).update(reconciled_through=now)
-        reconciled += 1
+        by_workspace[workspace_id].append((goal_id, since))
+    for workspace_id, goals in by_workspace.items():
+        since = min(since for _, since in goals)
+        received = received_since(workspace_id, since)
+        received.refresh_reach()
+        for goal_id, _ in goals:
+            catch_up(goal_id=goal_id, since=since, received=received)
+            Goal.objects.filter(pk=goal_id).update(reconciled_through=now)
+            reconciled += 1
     rollups = 0
     for goal_id in (
         Goal.objects.filter(current_version__gt=0)

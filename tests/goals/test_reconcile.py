@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -14,6 +15,19 @@ from goals.models import Achievement, Goal, GoalStatus
 from tests.goals.helpers import make_goal
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def lost_event(person: Person) -> Event:
+    """A "plan_activated" event stored without its process_ingested task (as if the broker
+    lost it)."""
+    return Event.objects.create(
+        workspace=person.workspace,
+        person=person,
+        person_key=person.key,
+        name="plan_activated",
+        timestamp=datetime(2026, 1, 14, 10, tzinfo=UTC),
+        client_id=str(uuid.uuid4()),
+    )
 
 
 def test_it_restarts_a_recompute_whose_task_was_lost(workspace: Workspace) -> None:
@@ -40,15 +54,7 @@ def test_it_leaves_a_recompute_that_holds_its_lease_alone(workspace: Workspace) 
 def test_it_evaluates_data_whose_ingestion_task_was_lost(workspace: Workspace) -> None:
     goal = make_goal(workspace)
     person = Person.objects.create(workspace=workspace, identifier="ada")
-    # Stored without its process_ingested task (as if the broker lost it).
-    Event.objects.create(
-        workspace=workspace,
-        person=person,
-        person_key=person.key,
-        name="plan_activated",
-        timestamp=datetime(2026, 1, 14, 10, tzinfo=UTC),
-        client_id=str(uuid.uuid4()),
-    )
+    lost_event(person)
     goal.refresh_from_db()
     assert not Achievement.objects.filter(goal=goal, version=goal.current_version).exists()
     assert engine.reconcile()["reconciled"] == 1
@@ -154,3 +160,42 @@ def test_it_deletes_the_rows_of_a_goal_deleted_while_a_build_wrote_them(
     assert engine.reconcile()[dropped] == 1
     assert list(Achievement.objects.values_list("goal_id", flat=True)) == [kept.pk]
     assert engine.reconcile()[dropped] == 0
+
+
+def test_a_pass_reads_what_arrived_once_per_workspace_and_only_for_goals_it_affects(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found with a real worker after a bulk import: each goal's catch-up re-read every row
+    received since the last pass and re-evaluated everyone in it, for minutes per goal, under
+    the goal's row lock. A pass reads the rows once per workspace, and a goal re-evaluates the
+    people whose new data can affect it, as the ingestion task would have."""
+    activated = make_goal(workspace, name="activated")
+    churned = make_goal(workspace, name="churned", trigger={"type": "event", "name": "churned"})
+    person = Person.objects.create(workspace=workspace, identifier="ada")
+    lost_event(person)
+    reads: list[int] = []
+    applied: list[tuple[int, set[uuid.UUID]]] = []
+    real_read, real_apply = engine.received_since, engine._apply_to_goal
+
+    def counted_read(workspace_id: int, since: datetime) -> engine.Received:
+        reads.append(workspace_id)
+        return real_read(workspace_id, since)
+
+    def recorded_apply(goal_id: int, keys: Any) -> None:
+        applied.append((goal_id, set(keys)))
+        real_apply(goal_id, keys)
+
+    monkeypatch.setattr(engine, "received_since", counted_read)
+    monkeypatch.setattr(engine, "_apply_to_goal", recorded_apply)
+
+    assert engine.reconcile()["reconciled"] == 2
+
+    assert reads == [workspace.pk]
+    assert applied == [(activated.pk, {person.key})]
+    activated.refresh_from_db()
+    churned.refresh_from_db()
+    assert (
+        Achievement.objects.filter(goal=activated, version=activated.current_version).count() == 1
+    )
+    assert not Achievement.objects.filter(goal=churned).exists()
+    assert activated.reconciled_through is not None and churned.reconciled_through is not None

@@ -1701,6 +1701,32 @@ class Touched:
         default_factory=lambda: defaultdict(set)
     )
 
+    def read(
+        self,
+        *,
+        events: QuerySet[Event] | None = None,
+        segment_changes: QuerySet[SegmentMembershipChange] | None = None,
+        attribute_changes: QuerySet[PersonAttributeChange] | None = None,
+    ) -> None:
+        """Add the people of these rows, by what touched them."""
+        if events is not None:
+            for name, key in events.values_list("name", "person_key"):
+                self.by_event_name[name].add(key)
+        if segment_changes is not None:
+            for segment_id, key in segment_changes.values_list("segment_id", "person_key"):
+                self.by_segment[segment_id].add(key)
+        if attribute_changes is not None:
+            self.by_attributes.update(attribute_changes.values_list("person_key", flat=True))
+
+    def read_messages(self, message_ids: Iterable[int]) -> None:
+        """Add the people of these messages (anonymous ones have none), by source."""
+        for ids in _chunks(sorted(message_ids)):
+            for campaign_id, broadcast_id, key in Message.objects.filter(
+                pk__in=list(ids), person_key__isnull=False, anonymous=False
+            ).values_list("campaign_id", "broadcast_id", "person_key"):
+                if key is not None:
+                    self.by_message_source[(campaign_id, broadcast_id)].add(key)
+
     def people_for(self, spec: GoalSpec) -> set[uuid.UUID]:
         keys: set[uuid.UUID] = set()
         kind = spec.trigger_type
@@ -1729,25 +1755,12 @@ def _touched(
 ) -> Touched:
     touched = Touched()
     for ids in _chunks(list(event_ids)):
-        for name, key in Event.objects.filter(pk__in=list(ids)).values_list("name", "person_key"):
-            touched.by_event_name[name].add(key)
+        touched.read(events=Event.objects.filter(pk__in=list(ids)))
     for ids in _chunks(list(segment_change_ids)):
-        for segment_id, key in SegmentMembershipChange.objects.filter(pk__in=list(ids)).values_list(
-            "segment_id", "person_key"
-        ):
-            touched.by_segment[segment_id].add(key)
+        touched.read(segment_changes=SegmentMembershipChange.objects.filter(pk__in=list(ids)))
     for ids in _chunks(list(attribute_change_ids)):
-        touched.by_attributes.update(
-            PersonAttributeChange.objects.filter(pk__in=list(ids)).values_list(
-                "person_key", flat=True
-            )
-        )
-    for ids in _chunks(list(message_ids)):
-        for campaign_id, broadcast_id, message_key in Message.objects.filter(
-            pk__in=list(ids), person_key__isnull=False, anonymous=False
-        ).values_list("campaign_id", "broadcast_id", "person_key"):
-            if message_key is not None:
-                touched.by_message_source[(campaign_id, broadcast_id)].add(message_key)
+        touched.read(attribute_changes=PersonAttributeChange.objects.filter(pk__in=list(ids)))
+    touched.read_messages(message_ids)
     return touched
 
 
@@ -1819,29 +1832,16 @@ def received_since(workspace_id: int, since: datetime) -> Received:
     one ingestion's: a goal then re-evaluates only the people whose new data can affect it."""
     touched = Touched()
     recent = {"workspace_id": workspace_id, "received_at__gte": since}
-    for name, key in Event.objects.filter(**recent).values_list("name", "person_key").distinct():
-        touched.by_event_name[name].add(key)
-    for segment_id, key in (
-        SegmentMembershipChange.objects.filter(**recent)
-        .values_list("segment_id", "person_key")
-        .distinct()
-    ):
-        touched.by_segment[segment_id].add(key)
-    touched.by_attributes.update(
-        PersonAttributeChange.objects.filter(**recent)
-        .values_list("person_key", flat=True)
-        .distinct()
+    touched.read(
+        events=Event.objects.filter(**recent).distinct(),
+        segment_changes=SegmentMembershipChange.objects.filter(**recent).distinct(),
+        attribute_changes=PersonAttributeChange.objects.filter(**recent).distinct(),
     )
     messages = set(Message.objects.filter(**recent).values_list("id", flat=True))
     messages.update(
         MessageMetric.objects.filter(**recent).values_list("message_id", flat=True).distinct()
     )
-    for ids in _chunks(sorted(messages)):
-        for campaign_id, broadcast_id, message_key in Message.objects.filter(
-            pk__in=list(ids), person_key__isnull=False, anonymous=False
-        ).values_list("campaign_id", "broadcast_id", "person_key"):
-            if message_key is not None:
-                touched.by_message_source[(campaign_id, broadcast_id)].add(message_key)
+    touched.read_messages(messages)
     return Received(touched, messages)
 
 

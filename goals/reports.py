@@ -492,9 +492,14 @@ def _build(
     totals, first_people = sums.totals, sums.first_people
     series_periods, series_people = sums.series_periods, sums.series_people
 
-    # Money: one scale for the whole report, wide enough that nothing is rounded.
+    # Money: one scale for the whole report, wide enough that nothing it shows is rounded (the
+    # series of a source no longer among the goal's are not shown, so they don't widen it).
+    shown = {UNATTRIBUTED} | {(True, s.campaign_id, s.broadcast_id) for s in goal_sources}
     amounts = [_money(r["micro"]) for r in totals.values()] + [
-        _money(r["micro"]) for by_period in series_periods.values() for r in by_period.values()
+        _money(r["micro"])
+        for key, by_period in series_periods.items()
+        if key in shown
+        for r in by_period.values()
     ]
     places = max(
         [currencies.money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)]

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from taggit.managers import TaggableManager
 
@@ -394,11 +395,35 @@ def validate_channel_list(value: Any) -> list[str]:
     ]
 
 
+def default_touch_time() -> models.Case:
+    """When a message first reached its channel's default qualifying metric (SPEC §4.4:
+    ``delivered`` where the channel has it, else ``sent``, however machine opens and clicks
+    count). ``goals.engine._touch_sql_of`` writes the same expression in SQL for any settings;
+    for the defaults it must stay identical to this one, or the database cannot use the index
+    on it (a test holds them together)."""
+    return models.Case(
+        *(
+            models.When(
+                channel=channel,
+                then=F("reached_delivered_at")
+                if channels.default_qualifying_metric(channel) == channels.DELIVERED
+                else Coalesce(F("reached_sent_at"), F("sent_at")),
+            )
+            for channel in channels.CHANNELS
+        ),
+        output_field=models.DateTimeField(),
+    )
+
+
 class Message(models.Model):
     """One delivery to one person on one channel: from a campaign, a broadcast, or neither
     (transactional). Anonymous in-app messages have no person and never count for goals."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="messages")
+    # No index of their own for workspace, campaign and broadcast: the unique delivery id and
+    # the (source, sent_at) indexes lead with them, and every index costs each write.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     client_id = models.CharField(max_length=255, help_text="The client's delivery id.")
     person = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
@@ -406,10 +431,20 @@ class Message(models.Model):
     person_key = models.UUIDField(null=True, blank=True)
     channel = models.CharField(max_length=16, choices=channels.CHANNEL_CHOICES)
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_index=False,
     )
     broadcast = models.ForeignKey(
-        Broadcast, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Broadcast,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        db_index=False,
     )
     anonymous = models.BooleanField(default=False)
     sent_at = models.DateTimeField()
@@ -441,9 +476,11 @@ class Message(models.Model):
                 condition=Q(channel__in=list(channels.CHANNELS)), name="message_known_channel"
             ),
         ]
+        # ``message_person_touch``: a person's messages by their touch time under the default
+        # attribution settings, which attribution walks backwards from an achievement
+        # (``goals.engine.TOUCH_INDEX``); it also serves every lookup of a person's messages.
         indexes = [
-            # The attribution query: a person's messages around a moment.
-            models.Index(fields=["person_key", "sent_at"], name="message_key_sent"),
+            models.Index(F("person_key"), default_touch_time(), name="message_person_touch"),
             models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent"),
             models.Index(fields=["broadcast", "sent_at"], name="message_broadcast_sent"),
             models.Index(fields=["received_at"], name="message_received"),

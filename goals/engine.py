@@ -495,14 +495,36 @@ def _touch_sql(spec: GoalSpec, alias: str) -> str:
     """Per channel, the ``reached_*`` column of message ``alias`` that holds the goal's touch
     time. Channel and column names come from ``campaigns.channels`` and this module, never
     from input, so they are inlined."""
+    return _touch_sql_of(spec.settings, alias)
+
+
+def _touch_sql_of(settings: attribution.AttributionSettings, alias: str) -> str:
     whens = []
     for channel in channels.CHANNELS:
-        metric = spec.settings.qualifying_metric(channel)
-        column = f"{alias}.{TOUCH_COLUMN[(metric, spec.settings.count_machine)]}"
+        metric = settings.qualifying_metric(channel)
+        column = f"{alias}.{TOUCH_COLUMN[(metric, settings.count_machine)]}"
         if metric == channels.SENT:
             column = f"COALESCE({column}, {alias}.sent_at)"
-        whens.append(f"WHEN '{channel}' THEN {column}")
-    return f"(CASE {alias}.channel {' '.join(whens)} END)"
+        whens.append(f"WHEN {alias}.channel = '{channel}' THEN {column}")
+    # Written as Django writes ``Message.default_touch_time`` for its index (a searched CASE).
+    return f"(CASE {' '.join(whens)} ELSE NULL END)"
+
+
+#: Messages are indexed by person key and their touch time under the default attribution
+#: settings (``Message.default_touch_time``: ``delivered`` where the channel has it, else
+#: ``sent``; machine opens and clicks play no part in those). On PostgreSQL, goals whose
+#: settings give the same touch time (most goals) are attributed through it
+#: (``_lateral_credit_sql``).
+TOUCH_INDEX = "message_person_touch"
+
+
+def _touch_indexed(spec: GoalSpec) -> bool:
+    """Whether ``TOUCH_INDEX`` orders messages by this goal's touch time, on PostgreSQL (whose
+    LATERAL join walks it; SQLite has none)."""
+    default = attribution.AttributionSettings()
+    return connection.vendor == "postgresql" and _touch_sql(spec, "c") == _touch_sql_of(
+        default, "c"
+    )
 
 
 def _by_code_point() -> str:
@@ -519,32 +541,33 @@ def _delivery_rank_sql(alias: str, direction: str = "") -> str:
 
 
 def _best_message_sql(spec: GoalSpec, outer: str) -> tuple[str, list[Any]]:
-    """A correlated subquery: the id of the message credited with achievement row ``outer``.
+    """A correlated subquery: the id of the message credited with achievement row ``outer``
+    (``_best_candidate_sql``)."""
+    if not spec.campaign_ids and not spec.broadcast_ids:
+        return "CAST(NULL AS BIGINT)", []
+    sql, params = _best_candidate_sql(spec, outer, "c.id")
+    return f"({sql})", params
+
+
+def _best_candidate_sql(spec: GoalSpec, outer: str, select: str) -> tuple[str, list[Any]]:
+    """``SELECT select`` of the message credited with achievement row ``outer``, if any.
 
     The SQL twin of ``goals.attribution.attribute``: the candidates are the person's
     non-anonymous messages from the goal's sources (deleted ones included) whose touch time is
     within [window_start, achieved_at]; the best is the latest touch, then the latest sent
-    time, then the highest delivery id (``_delivery_rank_sql``). It walks the person's
-    messages through the (person_key, sent_at) index. Channel and column names are inlined
-    (they come from code); source ids are parameters.
+    time, then the highest delivery id (``_delivery_rank_sql``). It finds the person's
+    messages through ``TOUCH_INDEX``, and walks them backwards from the achievement to the
+    window start when the goal's touch time is the indexed one. Channel and column names are
+    inlined (they come from code); source ids are parameters.
     """
-    if not spec.campaign_ids and not spec.broadcast_ids:
-        return "CAST(NULL AS BIGINT)", []
     touch = _touch_sql(spec, "c")
-    in_sources, params = [], []
-    if spec.campaign_ids:
-        in_sources.append(f"c.campaign_id IN ({', '.join(['%s'] * len(spec.campaign_ids))})")
-        params += spec.campaign_ids
-    if spec.broadcast_ids:
-        in_sources.append(f"c.broadcast_id IN ({', '.join(['%s'] * len(spec.broadcast_ids))})")
-        params += spec.broadcast_ids
+    in_sources, params = _sources_sql(spec, "c")
     sql = (
-        f"(SELECT c.id FROM {Message._meta.db_table} c"
-        f" WHERE c.person_key = {outer}.person_key AND NOT c.anonymous"
-        f" AND ({' OR '.join(in_sources)})"
+        f"SELECT {select} FROM {Message._meta.db_table} c"
+        f" WHERE c.person_key = {outer}.person_key AND NOT c.anonymous AND {in_sources}"
         f" AND {touch} >= {outer}.window_start AND {touch} <= {outer}.achieved_at"
         f" ORDER BY {touch} DESC, c.sent_at DESC, {_delivery_rank_sql('c', ' DESC')}, c.id DESC"
-        f" LIMIT 1)"
+        f" LIMIT 1"
     )
     return sql, params
 
@@ -672,6 +695,41 @@ def _asof_credit_sql(
     return sql, params
 
 
+def _lateral_credit_sql(
+    spec: GoalSpec, staging: str, columns: list[str], *, shard: Shard = None
+) -> tuple[str, list[Any]]:
+    """The staged achievements with their credit, as ``_asof_credit_sql`` gives them, found
+    for each achievement by walking its person's messages backwards through ``TOUCH_INDEX``
+    from the achievement to the window start (``_best_candidate_sql`` in a LATERAL join).
+    PostgreSQL only, for goals whose touch time is the indexed one (``_touch_indexed``): each
+    achievement reads only the few index entries inside its window, where the as-of join
+    sorts every candidate touch with the achievements (on 292,000 achievements against 1.6
+    million messages, on one connection: 2.4 s against 4.5 s)."""
+    best, params = _best_candidate_sql(
+        spec,
+        "s",
+        f"c.id, {_touch_sql(spec, 'c')} AS touch_at, c.campaign_id, c.broadcast_id",
+    )
+    staged = ", ".join(f"s.{c}" for c in columns)
+    sql = (
+        f"SELECT {staged}, b.id, b.touch_at, b.campaign_id, b.broadcast_id FROM {staging} s "
+        f"LEFT JOIN LATERAL ({best}) b ON TRUE WHERE {_shard_sql('s', shard)}"
+    )
+    return sql, params
+
+
+def _credit_sql(
+    spec: GoalSpec, staging: str, columns: list[str], *, shard: Shard = None
+) -> tuple[str, list[Any], dict[str, str]]:
+    """The staged achievements with their credit (``ATTRIBUTION_COLUMNS``), by the fastest
+    way this goal allows, and the session settings it runs best under."""
+    if _touch_indexed(spec):
+        sql, params = _lateral_credit_sql(spec, staging, columns, shard=shard)
+        return sql, params, LATERAL_SESSION_SETTINGS
+    sql, params = _asof_credit_sql(spec, staging, columns, shard=shard)
+    return sql, params, BUILD_SESSION_SETTINGS
+
+
 #: PostgreSQL session settings for a build's big statements. The as-of sort of a large goal
 #: (achievements merged with their people's messages) spills to disk under the default 4MB of
 #: work_mem and runs about twice as long; JIT compiling the statement costs more (~0.7 s) than
@@ -689,6 +747,11 @@ ROLLUP_SESSION_SETTINGS = {
     "enable_sort": "off",
     "max_parallel_workers_per_gather": "0",
 }
+
+
+#: And for the LATERAL join of ``_lateral_credit_sql``: every achievement probes the index
+#: with its own person and time, so memoizing probes (the planner's default) only costs.
+LATERAL_SESSION_SETTINGS = {"jit": "off", "enable_memoize": "off"}
 
 
 @contextmanager
@@ -855,7 +918,7 @@ def build_attributed(
     spec: GoalSpec, *, version: int, rows: Iterable[list[Row]] | None = None
 ) -> int:
     """Write a new version's achievements already attributed: they are staged in a scratch
-    table, then copied across with their credit computed on the way (``_asof_credit_sql``), so
+    table, then copied across with their credit computed on the way (``_credit_sql``), so
     each achievement is written once.
 
     ``rows`` (from ``evaluate``) are streamed in (COPY on PostgreSQL); without them the goal
@@ -907,8 +970,8 @@ def build_attributed(
                 cursor.execute(f"ANALYZE {staging}")
 
         def attribute_share(shard: Shard) -> None:
-            credited, params = _asof_credit_sql(spec, staging, columns, shard=shard)
-            with _build_session(), connection.cursor() as cursor:
+            credited, params, session = _credit_sql(spec, staging, columns, shard=shard)
+            with _build_session(session), connection.cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {target} ({column_list}, "
                     f"{', '.join(ATTRIBUTION_COLUMNS)}) {credited}",

@@ -144,7 +144,7 @@ def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
     ingest(api, person("bob", "2026-01-06T10:00:00Z", plan="pro"))
     before = results(goal)
     assert len(before) == 2
-    real_credit_sql = engine._asof_credit_sql
+    real_credit_sql = engine._credit_sql
     deleted: list[str] = []
 
     def delete_mid_build(*args: Any, **kwargs: Any) -> Any:
@@ -153,11 +153,11 @@ def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
             deleted.append("ada")
         return real_credit_sql(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_asof_credit_sql", delete_mid_build)
+    monkeypatch.setattr(engine, "_credit_sql", delete_mid_build)
     Goal.objects.filter(pk=goal.pk).update(window_days=3)
     recompute_now(goal)
     assert deleted == ["ada"]
-    monkeypatch.setattr(engine, "_asof_credit_sql", real_credit_sql)
+    monkeypatch.setattr(engine, "_credit_sql", real_credit_sql)
     assert len(results(goal)) == 2
     recompute_now(goal)  # ada's history is gone now: her achievement is carried over
     after = results(goal)

@@ -9,10 +9,12 @@ Data flows one way (STYLE.md): ingestion stores raw rows and queues
 filter holds at that moment. It runs for a whole goal (recompute) or for a set of people
 (incremental), with the same code, so the two cannot disagree.
 
-**Attribution** of a whole version is an as-of join written while the achievements are copied
-in (``build_attributed``); for a set of people it is one UPDATE per chunk whose correlated
-subquery picks, for each achievement, the best qualifying message. Both are set-based twins of
-``goals.attribution.attribute``, tested against it.
+**Attribution** of a whole version is computed while the achievements are copied in
+(``build_attributed``): on PostgreSQL, for goals with the default touch time, by a LATERAL join
+walking each person's messages through the (person, touch time) index; otherwise by an as-of
+join written with window functions. For a set of people it is one UPDATE per chunk whose
+correlated subquery picks, for each achievement, the best qualifying message. All are
+set-based twins of ``goals.attribution.attribute``, tested against it.
 
 **Order independence.** Incremental processing never applies a delta: for every person the new
 rows concern, it re-derives that person's achievements for the goal from everything stored,

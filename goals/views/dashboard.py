@@ -25,7 +25,7 @@ from goals import currencies, services
 from goals.filters import GoalDashboardFilter
 from goals.models import Goal, GoalStatus
 from goals.reports import default_range
-from goals.selectors import goals_with_period_totals, period_revenue
+from goals.selectors import goals_with_period_totals, period_revenue, report_money_places
 from goals.views.base import WorkspaceMixin
 
 #: The dashboard's sorts the summary API orders by too (``?ordering=``); it has no order by
@@ -91,8 +91,10 @@ class DashboardView(WorkspaceMixin, ListView):  # type: ignore[type-arg]
         params = self.request.GET
         paginator: Paginator = context["paginator"]  # type: ignore[type-arg]
         page: Page = context["page_obj"]  # type: ignore[type-arg]
+        # Amounts with the places the goal's report and the summary API write them with.
+        places = report_money_places(context["goals"], start=self.start, end=self.end)
         for goal in context["goals"]:
-            revenue = period_revenue(goal)
+            revenue = period_revenue(goal, places=places.get(goal.pk, 0))
             goal.total_display = f"{goal.period_people:,}"  # type: ignore[attr-defined]
             if revenue is None:
                 goal.impact_display, goal.impact_value = None, ""  # type: ignore[attr-defined]

@@ -313,6 +313,26 @@ def test_amounts_show_thousands_separators_and_the_currencys_decimals(
     assert "1,234,567.50 EUR" in owner_client.get(DASHBOARD).content.decode()
 
 
+@pytest.mark.parametrize("built", [False, True])
+def test_fine_amounts_are_written_as_the_summary_and_the_goal_page_write_them(
+    owner_client: Client, workspace: Workspace, built: bool
+) -> None:
+    """A day's amount may need places the range's sum does not: 0.125 + 0.125 is "0.250" in
+    the goal's report, the summary API and its CSV, so the dashboard writes it so too."""
+    fine = goal(workspace, "Fine", currency="EUR")
+    day = today(workspace)
+    achieve(fine, person(), day, revenue="0.125")
+    achieve(fine, person(), day - timedelta(days=1), revenue="0.125")
+    if built:
+        build(fine)
+
+    summary = owner_client.get(reverse("goal-summary")).json()["results"][0]
+    assert summary["impact"] == {"amount": "0.250", "currency": "EUR"}
+    assert str(goal_report(goal=fine).revenue) == "0.250"
+    html = owner_client.get(DASHBOARD).content.decode()
+    assert 'data-money="0.250" data-currency="EUR">0.250 EUR<' in html
+
+
 def test_a_goal_never_computed_shows_zero(owner_client: Client, workspace: Workspace) -> None:
     goal(workspace, "Brand new", currency="EUR", version=0)
     html = owner_client.get(DASHBOARD).content.decode()
@@ -348,7 +368,8 @@ def test_the_query_count_does_not_grow_with_the_goals(
     many = dashboard_queries(owner_client)
 
     assert few == many
-    assert many <= 10
+    # 8, and at most 3 for the places of the amounts (``report_money_places``).
+    assert many <= 11
 
 
 # --- export ------------------------------------------------------------------------------

@@ -452,6 +452,42 @@ def test_a_negative_impact_keeps_its_sign_beside_the_amount(
     screenshot(page, "goal-page-negative-impact")
 
 
+def test_amounts_are_shown_exactly_as_the_report_has_them(
+    page: Page, login: Callable[[User], Page], workspace: Workspace, owner: User
+) -> None:
+    """Money is Decimal, never float (SPEC §4.2): the browser's currency format gets the
+    report's decimal text, not a JavaScript number, whose 53 bits turned 99999999999.990001
+    into 99,999,999,999.99 on the goal page and the dashboard while the API said otherwise."""
+    outcome = ingest(
+        workspace=workspace,
+        items=[
+            {
+                "type": "event",
+                "person": f"b{index}",
+                "name": "purchase",
+                "timestamp": ago(2),
+                "data": {"amount": amount},
+            }
+            for index, amount in enumerate(["99999999999.99", "0.000001"])
+        ],
+    )
+    assert all(result.status < 300 for result in outcome.results)
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Big",
+        criteria={"trigger": {"type": "event", "name": "purchase"}, "filters": []},
+        impact={"currency": "EUR", "event_key": "amount"},
+    )
+    login(owner)
+
+    page.goto(f"/goals/{goal.pk}/")
+    impact = page.locator("#impact-revenue")
+    expect(impact).to_have_attribute("data-money", "99999999999.990001")
+    expect(impact).to_have_text("€99,999,999,999.990001")
+    page.goto("/goals/")
+    expect(page.locator(".field-impact [data-money]")).to_have_text("€99,999,999,999.990001")
+
+
 def test_a_copied_goal_page_link_opens_in_its_workspace(
     page: Page,
     login: Callable[[User], Page],

@@ -28,7 +28,9 @@
         node.title = node.textContent.trim();
         // A word joiner after the minus sign: a line may break after a hyphen-minus, and a
         // lone "-" above "KWD 1,000,009.745" on a narrow card reads as a positive amount.
-        node.textContent = format.format(value).replace(/-/g, "-\u2060");
+        // The decimal text, not the number: Intl formats a string exactly (a double has 15-17
+        // significant digits: 99999999999.990001 would show as 99,999,999,999.99).
+        node.textContent = format.format(node.dataset.money).replace(/-/g, "-\u2060");
       }
     });
   }

@@ -201,4 +201,8 @@ def person_delete(*, person: Person) -> None:
     with transaction.atomic():
         locked = Person.objects.select_for_update().filter(pk=person.pk).first()
         if locked is not None:  # else deleted by another request meanwhile
+            from goals import engine  # goals builds on campaigns; the import stays one-way
+
+            # What their attributes decided is settled while the attributes still exist.
+            engine.settle_before_deletion(workspace_id=locked.workspace_id, person_key=locked.key)
             locked.delete()

@@ -1878,6 +1878,28 @@ def process_ingested(
     return count
 
 
+def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:
+    """Bring a person's achievements of the goals that read attributes up to date, from their
+    stored data, just before the person and their attribute history are deleted (SPEC §3:
+    what they achieved keeps counting). Called inside the deletion's transaction.
+
+    After the deletion, evaluation keeps a deleted person's attribute verdicts as the current
+    result has them (``apply_people``). Data that arrived just before the deletion, whose
+    processing had not run yet (the same batch, whose deletions come last, or a task still
+    queued), would otherwise be judged without attributes and its achievements lost.
+    """
+    message_ids = list(Message.objects.filter(person_key=person_key).values_list("id", flat=True))
+    message_reach_refresh(message_ids=message_ids)
+    goals = (
+        Goal.objects.filter(workspace_id=workspace_id)
+        .select_related("workspace")
+        .prefetch_related("sources")
+    )
+    for goal in goals:
+        if GoalSpec.load(goal).uses_attributes:
+            _apply_to_goal(goal.pk, [person_key])
+
+
 @dataclass
 class Received:
     """What arrived in a workspace since an instant (``received_since``): the people it touched,

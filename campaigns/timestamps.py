@@ -11,7 +11,7 @@ subclass of ``int`` in Python, hence the explicit check).
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 NAIVE_ERROR = (
@@ -19,6 +19,11 @@ NAIVE_ERROR = (
     "a time without an offset is ambiguous"
 )
 FORMAT_ERROR = "must be an ISO 8601 date-time with an offset, or Unix seconds"
+RANGE_ERROR = "is out of range"
+#: The instants every time zone has a local date for: a day inside the calendar's ends (a UTC
+#: offset is less than a day). 9999-12-31T23:30Z is 10000-01-01 in Berlin, which no date holds.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 class TimestampError(ValueError):
@@ -30,10 +35,14 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise TimestampError(FORMAT_ERROR)
     if isinstance(value, (int, float)):
-        return _from_unix_seconds(value)
-    if isinstance(value, str):
-        return _from_iso(value)
-    raise TimestampError(FORMAT_ERROR)
+        parsed = _from_unix_seconds(value)
+    elif isinstance(value, str):
+        parsed = _from_iso(value)
+    else:
+        raise TimestampError(FORMAT_ERROR)
+    if not EARLIEST <= parsed <= LATEST:
+        raise TimestampError(RANGE_ERROR)
+    return parsed
 
 
 def _from_unix_seconds(value: float) -> datetime:
@@ -62,4 +71,4 @@ def _from_iso(value: str) -> datetime:
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise TimestampError("is out of range") from None
+        raise TimestampError(RANGE_ERROR) from None

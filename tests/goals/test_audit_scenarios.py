@@ -76,3 +76,33 @@ def test_deleting_a_person_in_the_batch_that_stores_their_achievement_keeps_it(
         assert times(api, g["id"]) == [(None, at), (None, at)]
         assert report(api, g["id"], start="2026-02-01", end="2026-02-01")["total_people"] == 2
     same_after_recompute(api, filtered["id"], on_pro["id"])
+
+
+def test_an_instant_whose_local_date_is_past_the_calendar_is_refused_not_a_500(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """9999-12-31T23:30Z is 10000-01-01 in Berlin: no local date (§2) can hold it, and its
+    achievement failed to evaluate after the event was stored (a 500 in-process, a task
+    retrying for ever with a broker). It is refused as out of range, by its field (§7)."""
+    g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}})
+    for ts in ("9999-12-31T23:30:00Z", 253402299000):
+        response = event(api, "ada", "buy", ts)
+        assert response.status_code == 400, response.content
+        assert list(response.json()["errors"]) == ["timestamp"]
+    body = ok(
+        api.post(
+            "/api/v1/batch",
+            {"items": [
+                {"type": "event", "person": "bo", "name": "buy",
+                 "timestamp": "9999-12-31T23:30:00Z"},
+                {"type": "message", "id": "m", "person": "bo", "channel": "email",
+                 "sent_at": "9999-12-31T23:00:00+00:00"},
+                {"type": "event", "person": "bo", "name": "buy",
+                 "timestamp": "9999-12-30T00:00:00Z"},
+            ]},
+            format="json",
+        )
+    )  # fmt: skip
+    assert [r["status"] for r in body["results"]] == [400, 400, 201]
+    assert times(api, g["id"]) == [("bo", "9999-12-30T00:00:00Z")]
+    same_after_recompute(api, g["id"])

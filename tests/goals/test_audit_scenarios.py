@@ -392,3 +392,28 @@ def test_report_counts_people_per_source_and_unattributed_from_ingested_data(
                   "end": "2026-02-15", "period": "week", "format": "csv"})  # fmt: skip
     assert csv.status_code == 200
     assert csv.content.decode().count("\n") >= 9
+
+
+def test_deleting_a_person_in_the_batch_that_stores_their_message_keeps_its_achievement(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """The message, its click and the deletion in one batch: the click is a message trigger
+    that a filter on attributes admitted before the attributes went (§3, §4.1)."""
+    g = goal(
+        api,
+        criteria={
+            "trigger": {"type": "message", "metric": "clicked"},
+            "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
+        },
+    )
+    batch(
+        api,
+        {"type": "delete_person", "person": "ada"},
+        {"type": "metric", "message": "m1", "metric": "clicked", "timestamp": 1769936400},
+        {"type": "message", "id": "m1", "person": "ada", "channel": "sms",
+         "sent_at": "2026-02-01T08:00:00Z"},
+        {"type": "person", "person": "ada", "attributes": {"country": "DE"},
+         "timestamp": "2026-02-01T00:00:00Z"},
+    )  # fmt: skip
+    assert times(api, g["id"]) == [(None, "2026-02-01T09:00:00Z")]
+    same_after_recompute(api, g["id"])

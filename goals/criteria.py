@@ -477,7 +477,8 @@ def attribution_clean(data: Any) -> Attribution:
 
     The object is the whole setting: keys left out (or null) take their defaults (a window of
     7 days, ``delivered`` where the channel has it else ``sent``, machine opens and clicks
-    counted), and so do channels left out of ``metrics``. ``null`` means all defaults.
+    counted), and so do channels left out of ``metrics`` (or null). ``null`` means all
+    defaults.
     """
     if data is None:
         return Attribution()
@@ -510,6 +511,8 @@ def attribution_clean(data: Any) -> Attribution:
             errors.add(
                 path, f'unknown channel "{channel}"; expected one of {", ".join(channels.CHANNELS)}'
             )
+            continue
+        if metric is None:  # as a null key: the channel's default
             continue
         chain = channels.CHANNEL_CHAINS[channel]
         problem = channels.metric_error(channel, metric) if isinstance(metric, str) else None

@@ -665,6 +665,24 @@ def test_a_patch_of_some_attribution_settings_keeps_the_others(api: APIClient, g
     assert body["attribution"]["window_days"] == 5
 
 
+def test_a_null_channel_metric_takes_its_default_in_post_and_put(
+    api: APIClient, goal: Goal
+) -> None:
+    # As a null window or machine setting does, and as a PATCH's null does.
+    attribution = {"window_days": None, "metrics": {"email": None, "push": "opened"}}
+
+    created = api.post(URL, {"name": "G", "criteria": SIGNUP, "attribution": attribution})
+    replaced = api.put(
+        detail(goal), {"name": goal.name, "criteria": goal.criteria, "attribution": attribution}
+    )
+
+    for response in (created, replaced):
+        assert response.status_code in (200, 201), response.json()
+        metrics = response.json()["attribution"]["metrics"]
+        assert (metrics["email"], metrics["push"]) == ("delivered", "opened")
+        assert response.json()["attribution"]["window_days"] == 7
+
+
 def test_sending_the_same_measures_again_recomputes_nothing(
     api: APIClient, goal: Goal, campaign: Campaign
 ) -> None:

@@ -329,18 +329,16 @@ def goal_update(
 
 def attribution_patched(goal: Goal, patch: Any) -> Any:
     """The goal's attribution settings with ``patch`` merged in (a JSON merge patch, RFC 7396):
-    keys, and channels of ``metrics``, left out keep their current values; ``null`` removes
-    one, so it takes its default. A patch that is not an object is returned as it is, for
-    ``criteria.attribution_clean`` to refuse."""
+    keys, and channels of ``metrics``, left out keep their current values; ``null`` resets
+    one to its default. The nulls are kept for ``criteria.attribution_clean``, which reads a
+    null as the default and refuses unknown keys and channels, null or not (a typo must not
+    be a silent no-op). A patch that is not an object is returned as it is, for it to refuse."""
     if not isinstance(patch, dict):
         return patch
     current = asdict(_attribution_of(goal))
     for key, value in patch.items():
         if key == "metrics" and isinstance(value, dict):
-            metrics = {**current["metrics"], **value}
-            current["metrics"] = {c: m for c, m in metrics.items() if m is not None}
-        elif value is None:
-            current.pop(key, None)
+            current["metrics"] = {**current["metrics"], **value}
         else:
             current[key] = value
     return current

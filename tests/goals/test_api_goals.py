@@ -665,6 +665,27 @@ def test_a_patch_of_some_attribution_settings_keeps_the_others(api: APIClient, g
     assert body["attribution"]["window_days"] == 5
 
 
+def test_a_patch_refuses_unknown_attribution_keys_even_when_null(
+    api: APIClient, goal: Goal
+) -> None:
+    # A typo sent as null ("reset it") must not be a silent 200 that changes nothing: a POST
+    # or PUT refuses the same keys, and so does a PATCH with a value.
+    assert api.patch(detail(goal), {"attribution": {"window_days": 10}}).status_code == 200
+    goal = _age(goal)
+
+    response = api.patch(
+        detail(goal), {"attribution": {"windw_days": None, "metrics": {"emial": None}}}
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {
+        "attribution.windw_days",
+        "attribution.metrics.emial",
+    }
+    after = Goal.objects.get(pk=goal.pk)
+    assert (after.window_days, after.updated_at) == (10, goal.updated_at)
+
+
 def test_a_null_channel_metric_takes_its_default_in_post_and_put(
     api: APIClient, goal: Goal
 ) -> None:

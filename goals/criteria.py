@@ -402,6 +402,7 @@ def _amount(value: Any, currency: str | None, path: str, errors: _Errors) -> Dec
     if amount < 0:
         errors.add(path, "must be zero or more")
         return None
+    amount = abs(amount)  # "-0" is zero, never shown as "-0.00"
     if amount >= MAX_AMOUNT:
         errors.add(path, f"must be less than {MAX_AMOUNT:f}")
         return None

@@ -205,6 +205,18 @@ def test_it_shows_money_with_the_currencys_decimals(api: APIClient) -> None:
     assert dinar.json()["impact"] == {"currency": "KWD", "static": "1.500", "event_key": None}
 
 
+def test_a_negative_zero_amount_is_zero(api: APIClient) -> None:
+    # "-0" is zero or more, so it is accepted; the create answered "-0.00" (a negative
+    # amount, which an impact never is) while a GET of the stored goal says "0.00".
+    response = api.post(
+        URL, {"name": "Z", "criteria": SIGNUP, "impact": {"currency": "EUR", "static": "-0.0"}}
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["impact"]["static"] == "0.00"
+    assert api.get(detail(response.json()["id"])).json()["impact"]["static"] == "0.00"
+
+
 def test_it_requires_a_name_and_criteria(api: APIClient) -> None:
     response = api.post(URL, {"description": "nothing else"})
 

@@ -312,3 +312,24 @@ def test_a_format_suffix_is_read_as_the_format_not_a_500(api: APIClient, goal: G
     # The router routes ``candidates.json`` as it routes ``goals/1.json``; the action once
     # refused the ``format`` argument with a TypeError (a 500).
     assert refs(api.get(f"{url(goal)}.json")) == ALL
+
+
+def test_long_filter_lists_are_a_400_or_read_once_never_a_500(api: APIClient, goal: Goal) -> None:
+    # Each value was one more OR in the SQL: some 500 tags or 1,000 repeats of a channel made
+    # SQLite's expression tree too deep (a 500, "Expression tree is too large").
+    repeated = api.get(url(goal), {"channel": ",".join(["sms"] * 1000), "tag": "q4,Q4"})
+    assert refs(repeated) == []
+    assert refs(api.get(url(goal), {"channel": ",".join(["sms"] * 1000)})) == [
+        ("broadcast", "SMS blast")
+    ]
+    assert refs(api.get(url(goal), {"tag": ",".join(["q4"] * 1000)})) == [
+        ("campaign", "launch prep")
+    ]
+
+    too_many = api.get(url(goal), {"tag": ",".join(f"t{i}" for i in range(101))})
+
+    assert too_many.status_code == 400
+    assert too_many.json()["errors"] == {"tag": ["at most 100 tags at once, not 101"]}
+    assert refs(api.get(url(goal), {"tag": ",".join(f"t{i}" for i in range(99)) + ",q4"})) == [
+        ("campaign", "launch prep")
+    ]

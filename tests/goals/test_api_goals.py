@@ -475,6 +475,20 @@ def test_a_long_tag_filter_is_a_400_naming_tag_not_a_500(
     assert response.json() == {"errors": {"tag": ["at most 100 tags at once, not 1000"]}}
 
 
+def test_a_long_search_is_a_400_naming_search_not_a_500(
+    api: APIClient, workspace: Workspace
+) -> None:
+    # Each word was one more condition in the SQL: 1,000 of them made SQLite's expression
+    # tree too deep (a 500). Repeated words are read once; more than 100 are refused.
+    goal_services.goal_create(workspace=workspace, name="Trial to paid", criteria=SIGNUP)
+
+    assert names(api.get(URL, {"search": " ".join(["paid"] * 1000)})) == ["Trial to paid"]
+    response = api.get(URL, {"search": " ".join(f"w{i}" for i in range(1000))})
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"search": ["at most 100 words at once, not 1000"]}}
+
+
 def test_listing_takes_the_same_queries_for_30_goals_as_for_3(
     api: APIClient, workspace: Workspace, django_assert_max_num_queries: Any
 ) -> None:

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.text import slugify
+from taggit.models import Tag
 
 from campaigns import values
 from campaigns.errors import Conflict, DomainError
@@ -67,8 +69,39 @@ def tags_clean(tags: Iterable[Any]) -> list[str]:
     return cleaned
 
 
+def _tag_create(name: str) -> Tag:
+    """A new tag row ``name`` whose slug fits its column (a concurrent request's row if it
+    created the same name first)."""
+    limit = Tag._meta.get_field("slug").max_length or TAG_MAX_LENGTH
+    base = slugify(name, allow_unicode=True)[: limit - 12] or "tag"  # room for "_<number>"
+    for _ in range(3):
+        taken = set(Tag.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+        slug, number = base, 1
+        while slug in taken:
+            slug, number = f"{base}_{number}", number + 1
+        try:
+            with transaction.atomic():
+                return Tag.objects.create(name=name, slug=slug)
+        except IntegrityError:  # the name or the slug was taken meanwhile
+            found = Tag.objects.filter(name=name).first()
+            if found is not None:
+                return found
+    raise Conflict({"tags": [f'tag "{name}" is being created by another request; try again']})
+
+
+def tag_rows(names: Sequence[str]) -> list[Tag]:
+    """The tag rows named ``names`` (names are case-sensitive), created where missing.
+
+    taggit would create them itself, slugging each name and appending ``_1``, ``_2``... on a
+    clash without cutting the slug to its 100-character column (and NFKC can make a slug
+    longer than its name: "㍿" is four letters): PostgreSQL refused such a row, a 500.
+    """
+    found = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    return [found.get(name) or _tag_create(name) for name in names]
+
+
 def _tags_set(obj: Campaign | Broadcast, tags: list[str]) -> None:
-    obj.tags.set(tags)
+    obj.tags.set(tag_rows(tags))
     # A list view prefetches tags; drop that cache so the response shows the new ones.
     getattr(obj, "_prefetched_objects_cache", {}).pop("tags", None)
 

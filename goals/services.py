@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from campaigns.errors import DomainError, NotFound
 from campaigns.models import Broadcast, Campaign, Workspace
-from campaigns.sources import tags_clean
+from campaigns.sources import tag_rows, tags_clean
 from goals import criteria as rules
 from goals import engine, partitions
 from goals.models import Goal, GoalSource
@@ -211,7 +211,7 @@ def goal_create(
     goal.full_clean(exclude=["workspace"])
     with transaction.atomic():
         goal.save()
-        goal.tags.set(tag_names)
+        goal.tags.set(tag_rows(tag_names))
         _sources_replace(goal, clean_sources)
         engine.recompute_request(goal=goal)
     return goal
@@ -318,7 +318,7 @@ def goal_update(
             ]
         )
         if tag_names is not None:
-            goal.tags.set(tag_names)
+            goal.tags.set(tag_rows(tag_names))
             getattr(goal, "_prefetched_objects_cache", {}).pop("tags", None)
         if new_sources is not None:
             _sources_replace(goal, new_sources)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
-from taggit.models import TaggedItem
+from taggit.models import Tag, TaggedItem
 
 from campaigns import services, sources
 from campaigns.models import Broadcast, Campaign, Segment, Workspace
@@ -215,6 +215,22 @@ def test_a_negative_zero_amount_is_zero(api: APIClient) -> None:
     assert response.status_code == 201, response.json()
     assert response.json()["impact"]["static"] == "0.00"
     assert api.get(detail(response.json()["id"])).json()["impact"]["static"] == "0.00"
+
+
+def test_every_tag_gets_a_slug_that_fits_its_column(api: APIClient) -> None:
+    # taggit slugs a new tag itself: on a clash it appends "_1" without cutting the slug to
+    # its 100-character column, and NFKC can make a slug longer than its name ("㍿" is four
+    # letters). SQLite stores any length; PostgreSQL refused the row (a 500 on the goal).
+    names = ["a" * 100, "A" * 100, "b" * 99 + "!", "b" * 99 + "?", "㍿" * 100, "!!", "??"]
+    for name in names:
+        response = api.post(URL, {"name": "G", "criteria": SIGNUP, "tags": [name]})
+        assert response.status_code == 201, response.json()
+        assert response.json()["tags"] == [name]
+
+    slugs = [tag.slug for tag in Tag.objects.all()]
+    assert sorted(tag.name for tag in Tag.objects.all()) == sorted(names)
+    assert max(len(slug) for slug in slugs) <= Tag._meta.get_field("slug").max_length
+    assert len(set(slugs)) == len(slugs)
 
 
 def test_it_requires_a_name_and_criteria(api: APIClient) -> None:

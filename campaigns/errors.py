@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -85,6 +85,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error_response({"body": [f"is larger than the limit of {limit} bytes"]})
+    if isinstance(exc, TooManyFieldsSent):  # Django's HTML 400 page otherwise
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        request = context.get("request")
+        query = request.META.get("QUERY_STRING", "") if request is not None else ""
+        where = "query" if query.count("&") >= limit else "body"  # a form body's fields
+        return error_response({where: [f"has more than {limit} parameters, the limit"]})
     if isinstance(exc, exceptions.ParseError):
         return Response({"errors": {"body": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

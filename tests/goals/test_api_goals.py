@@ -505,6 +505,18 @@ def test_a_long_search_is_a_400_naming_search_not_a_500(
     assert response.json() == {"errors": {"search": ["at most 100 words at once, not 1000"]}}
 
 
+def test_too_many_query_parameters_are_a_json_400(api: APIClient, goal: Goal) -> None:
+    # Django refuses a query string of more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters;
+    # the API answered that with Django's HTML "Bad Request (400)" page, not SPEC §7's body.
+    for url in [URL, f"{detail(goal)}/achievements", f"{detail(goal)}/sources/candidates"]:
+        response = api.get(url, {"tag": ["x"] * 1001})
+
+        assert response.status_code == 400, url
+        assert response.json() == {
+            "errors": {"query": ["has more than 1000 parameters, the limit"]}
+        }, url
+
+
 def test_listing_takes_the_same_queries_for_30_goals_as_for_3(
     api: APIClient, workspace: Workspace, django_assert_max_num_queries: Any
 ) -> None:

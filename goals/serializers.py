@@ -201,6 +201,10 @@ class _GoalPartField(serializers.Field):
     def run_validation(self, data: Any = empty) -> Any:
         if data is empty:
             return super().run_validation(data)  # required, or skipped
+        if data is None and not self.allow_null:
+            # Only the impact may be null: a null list of sources or settings object read as
+            # "none" or "defaults" wiped what was stored (clients send unset fields as null).
+            self.fail("null")
         return {self.field_name: data}
 
 
@@ -261,7 +265,7 @@ class GoalSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     description = serializers.CharField(required=False, allow_blank=True)
     tags = TagsField()
     criteria = CriteriaField()
-    impact = ImpactField(required=False)
+    impact = ImpactField(required=False, allow_null=True)
     attribution = AttributionField(required=False)
     sources = SourcesField(required=False)
     status = serializers.ChoiceField(

@@ -878,6 +878,31 @@ def test_an_invalid_update_changes_nothing(
     ]
 
 
+def test_null_sources_or_attribution_are_refused_not_a_reset(
+    api: APIClient, goal: Goal, campaign: Campaign
+) -> None:
+    # Only the impact may be null (SPEC §7). A client serializing an unset field as null
+    # (as many generated clients do) removed every source, or reset every setting, with a 200.
+    assert api.patch(detail(goal), {"attribution": {"window_days": 3}}).status_code == 200
+    goal = _age(goal)
+
+    for body in [{"sources": None}, {"attribution": None}, {"criteria": None}]:
+        patched = api.patch(detail(goal), body)
+        put = api.put(detail(goal), {"name": goal.name, "criteria": goal.criteria, **body})
+        created = api.post(URL, {"name": "G", "criteria": SIGNUP, **body})
+        for response in (patched, put, created):
+            assert response.status_code == 400, body
+            assert response.json() == {
+                "errors": {next(iter(body)): ["This field may not be null."]}
+            }
+
+    after = Goal.objects.get(pk=goal.pk)
+    assert [row.ref for row in after.sources.all()] == [("campaign", campaign.pk)]
+    assert (after.window_days, after.updated_at) == (3, goal.updated_at)
+    assert Goal.objects.count() == 1
+    assert api.patch(detail(goal), {"impact": None}).json()["impact"] is None
+
+
 def test_a_deleted_source_can_stay_but_not_be_re_added(
     api: APIClient, goal: Goal, campaign: Campaign, newsletter: Broadcast
 ) -> None:

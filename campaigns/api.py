@@ -71,6 +71,7 @@ class _SourceViewSet(WorkspaceScopedMixin, viewsets.ModelViewSet):  # type: igno
     parser_classes = [JSONParser]
     search_fields = ["name"]
     ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
 
     def perform_destroy(self, instance: Any) -> None:
         services.source_soft_delete(source=instance)

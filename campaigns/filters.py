@@ -14,6 +14,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -224,6 +225,20 @@ class StableOrderingFilter(OrderingFilter):
         if ordering and not {"id", "-id", "pk", "-pk"} & set(ordering):
             ordering.append("id")
         return ordering
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        """Names sort case-insensitively, as the dashboard and the picker sort them (and as
+        people read a list), whatever the database's collation: "apple" before "Banana"."""
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        terms: list[Any] = []
+        for term in ordering:
+            if term.lstrip("-") == "name":
+                terms.append(Lower("name").desc() if term.startswith("-") else Lower("name").asc())
+            else:
+                terms.append(term)
+        return queryset.order_by(*terms)
 
 
 #: The most different words one search takes: each is one more condition in the SQL, and

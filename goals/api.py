@@ -228,6 +228,7 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
     parser_classes = [JSONParser]
     search_fields = ["name", "description"]
     ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
 
     def get_queryset(self) -> Any:
         if self.action in {"candidates", "achievements"}:

@@ -184,6 +184,32 @@ def test_known_orderings_still_sort(api: APIClient, urls: dict[str, str], kind: 
     assert sorted(names(api.get(url, {"ordering": ""}))) == ascending
 
 
+@pytest.mark.parametrize("kind", ORDERED)
+def test_names_sort_case_insensitively_by_default_and_on_request(
+    api: APIClient, urls: dict[str, str], workspace: Workspace, kind: str
+) -> None:
+    """As the dashboard and the picker sort them, whatever the database's collation (SQLite's
+    put "Zebra" before "apple")."""
+    for name in ["banana", "Zebra", "apple", "Cherry"]:
+        if kind == "campaigns":
+            sources.campaign_create(workspace=workspace, name=name)
+        elif kind == "broadcasts":
+            sources.broadcast_create(workspace=workspace, name=name, channels=["email"])
+        elif kind == "segments":
+            sources.segment_create(workspace=workspace, name=name)
+        else:
+            goal_services.goal_create(
+                workspace=workspace, name=name, criteria={"trigger": {"type": "event", "name": "x"}}
+            )
+    expected = ["apple", "banana", "Cherry", "Zebra"]
+    if kind == "goals":
+        expected.insert(3, "Trial to paid")  # the fixture's goal
+
+    assert names(api.get(urls[kind])) == expected
+    assert names(api.get(urls[kind], {"ordering": "name"})) == expected
+    assert names(api.get(urls[kind], {"ordering": "-name"})) == expected[::-1]
+
+
 @pytest.mark.parametrize(
     ("kind", "param", "allowed"),
     [

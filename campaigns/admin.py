@@ -335,6 +335,16 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=tagged)
 
 
+def _filter_by_id(queryset: QuerySet[Any], column: str, value: str | None) -> QuerySet[Any]:
+    """A list filter's id from the query string. What is not written in ASCII digits is ignored
+    (``str.isdigit`` takes "²", which ``int`` refuses: a 500), and a number beyond the 64 bits
+    an id has matches nothing (SQLite could not take it: a 500)."""
+    if not value or not (value.isascii() and value.isdigit()):
+        return queryset
+    number = int(value)
+    return queryset.filter(**{column: number}) if number < 2**63 else queryset.none()
+
+
 class WorkspaceFilter(admin.SimpleListFilter):
     """The user's workspaces, read from their memberships: Django's related-only filter would
     scan the listed table (millions of metrics) for its distinct workspaces on every page."""
@@ -349,8 +359,7 @@ class WorkspaceFilter(admin.SimpleListFilter):
         return [(str(ws.pk), ws.name) for ws in workspaces]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(workspace_id=value) if value and value.isdigit() else queryset
+        return _filter_by_id(queryset, "workspace_id", self.value())
 
 
 class SegmentFilter(admin.SimpleListFilter):
@@ -366,8 +375,7 @@ class SegmentFilter(admin.SimpleListFilter):
         return [(str(s.pk), f"{s} ({s.workspace})") for s in segments]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(segment_id=value) if value and value.isdigit() else queryset
+        return _filter_by_id(queryset, "segment_id", self.value())
 
 
 class SoftDeleteAdmin(WorkspaceScopedAdmin):

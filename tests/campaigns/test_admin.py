@@ -626,6 +626,27 @@ def test_facts_are_searched_by_exact_ids_within_the_users_workspaces(
     assert list(partial) == []  # exact values only: every search is an index lookup
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "99999999999999999999999"])
+@pytest.mark.parametrize(("model", "parameter"), [("campaign", "workspace"), ("event", "workspace"),
+    ("segmentmembershipchange", "segment")])  # fmt: skip
+def test_a_workspace_or_segment_filter_value_that_is_no_id_is_not_a_500(
+    owner: User, acme: Rows, model: str, parameter: str, value: str
+) -> None:
+    """A "²" is a digit to ``str.isdigit`` but no number to ``int``, "٣" (an Arabic three) was
+    read as workspace 3, and a number beyond 64 bits overflowed SQLite's integer: "²" and the
+    big number were a 500."""
+    client = staff_client(owner)
+
+    response = client.get(changelist(model), {parameter: value})
+
+    assert response.status_code == 200
+    shown = list(response.context["cl"].result_list)
+    if value.isascii():  # a number no row has: nothing matches
+        assert shown == []
+    else:  # not a number, ignored as "abc" is
+        assert shown == list(client.get(changelist(model)).context["cl"].result_list) != []
+
+
 # --- workspaces and memberships ----------------------------------------------------------
 
 

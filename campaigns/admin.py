@@ -53,7 +53,7 @@ from campaigns.models import (
     Workspace,
     time_zone_names,
 )
-from campaigns.sources import broadcast_kind_check, tags_clean
+from campaigns.sources import broadcast_kind_check, tag_rows, tags_clean
 
 _ROLES_CACHE = "_goals_workspace_roles"
 
@@ -98,6 +98,13 @@ class WorkspaceScopedForm(forms.ModelForm):
             return tags_clean(self.cleaned_data.get("tags") or [])
         except DomainError as exc:
             raise forms.ValidationError(exc.errors["tags"]) from None
+
+    def _save_m2m(self) -> None:
+        # The tag rows the API would use: taggit, given names, creates missing rows with slugs
+        # that may not fit their column (``sources.tag_rows``), which PostgreSQL refused.
+        if isinstance(self.cleaned_data.get("tags"), list):
+            self.cleaned_data["tags"] = tag_rows(self.cleaned_data["tags"])
+        super()._save_m2m()  # type: ignore[misc]
 
 
 class ShownFiltersChangeList(ChangeList):

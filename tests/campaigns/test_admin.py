@@ -14,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from taggit.models import Tag
 
 from campaigns import services, sources
 from campaigns.models import (
@@ -274,6 +275,25 @@ def test_an_editor_changes_a_campaign(editor: User, acme: Rows) -> None:
     assert (acme.campaign.name, acme.campaign.status) == ("Welcome v2", "stopped")
     assert sorted(acme.campaign.tags.names()) == ["a", "b"]
     assert acme.campaign.updated_at > acme.campaign.created_at
+
+
+def test_tags_set_in_the_admin_get_a_slug_that_fits_its_column(editor: User, acme: Rows) -> None:
+    """The admin's tag field let taggit create new tags, with its slugs: "_1" appended to a
+    clashing 100-character slug, NFKC-expanded slugs ("㍿" is four letters). PostgreSQL
+    refused such a row (a 500); the API creates them with ``sources.tag_rows``."""
+    client = staff_client(editor)
+    names = ["a" * 100, "A" * 100, "㍿" * 100]
+
+    for name in names:
+        response = client.post(
+            change_url(acme.campaign), {"name": "Acme campaign", "status": "running", "tags": name}
+        )
+        assert response.status_code == 302
+        assert acme.campaign.tags.names()[0] == name
+
+    slugs = list(Tag.objects.filter(name__in=names).values_list("slug", flat=True))
+    assert len(slugs) == 3
+    assert max(len(slug) for slug in slugs) <= Tag._meta.get_field("slug").max_length
 
 
 def test_an_editor_adds_a_broadcast_with_channels(

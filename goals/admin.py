@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.admin import FactAdmin, ReadOnlyInline, WorkspaceFilter, WorkspaceScopedAdmin
@@ -90,6 +91,15 @@ class GoalAdmin(WorkspaceScopedAdmin):
     @admin.display(description="tags")
     def tag_list(self, obj: Goal) -> str:
         return ", ".join(sorted(tag.name for tag in obj.tags.all()))
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Writes only what the form changed (name, description), as the API's update does: a
+        full save would write back the result version and status read when the form was
+        posted, undoing a recompute that switched in its result meanwhile."""
+        self.check_writable(request, [obj])
+        obj.updated_at = timezone.now()
+        concrete = {f.name for f in obj._meta.concrete_fields}
+        obj.save(update_fields=[*(f for f in form.changed_data if f in concrete), "updated_at"])
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self.check_writable(request, [obj])

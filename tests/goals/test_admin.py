@@ -87,3 +87,44 @@ def test_a_viewer_sees_goals_but_cannot_change_them(viewer: User, workspace: Wor
     assert client.get(f"/admin/goals/goal/{goal.pk}/change/").status_code == 200
     assert client.post(f"/admin/goals/goal/{goal.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Goal.objects.filter(pk=goal.pk).exists()
+
+
+def test_renaming_a_goal_in_the_admin_keeps_a_recompute_that_finished_meanwhile(
+    staff_client: Client, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin read the goal, then saved every column back: a recompute switching in its
+    result between the two (another worker) was undone, readers sent back to the replaced
+    version (whose rows a recompute drops) and the goal shown recomputing again. Only what
+    the form changed is written, as the API's update does, and ``updated_at`` moves."""
+    from goals.admin import GoalAdmin
+
+    goal = make_goal(workspace, "Ours")
+    Goal.objects.filter(pk=goal.pk).update(requested_version=2, status="recomputing")
+    read = GoalAdmin.get_object
+
+    def read_then_switch(self: GoalAdmin, *args: object, **kwargs: object) -> object:
+        obj = read(self, *args, **kwargs)
+        Goal.objects.filter(pk=goal.pk).update(current_version=2, status="ready")
+        return obj
+
+    monkeypatch.setattr(GoalAdmin, "get_object", read_then_switch)
+
+    response = staff_client.post(
+        f"/admin/goals/goal/{goal.pk}/change/",
+        {"name": "Renamed", "description": "", "tags": "", **_inline_management()},
+    )
+
+    assert response.status_code == 302
+    goal.refresh_from_db()
+    assert (goal.name, goal.current_version, goal.status) == ("Renamed", 2, "ready")
+    assert goal.updated_at > goal.created_at
+
+
+def _inline_management() -> dict[str, str]:
+    prefix = "sources"
+    return {
+        f"{prefix}-TOTAL_FORMS": "0",
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "0",
+    }

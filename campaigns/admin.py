@@ -658,7 +658,11 @@ class ApiTokenAdmin(WorkspaceScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Only what the form changed (name, role): a full save would write back the
+            # `revoked_at` read when the form was posted and undo a revocation made meanwhile.
+            self.check_writable(request, [obj])
+            concrete = {f.name for f in obj._meta.concrete_fields}
+            obj.save(update_fields=[f for f in form.changed_data if f in concrete])
             return
         secret = obj.set_new_secret()
         obj.created_by = request.user

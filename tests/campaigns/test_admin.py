@@ -508,6 +508,33 @@ def test_only_workspace_admins_manage_tokens(editor: User, acme: Rows) -> None:
     assert response.status_code in {200, 302, 403}
 
 
+def test_renaming_a_token_keeps_a_revocation_made_meanwhile(
+    owner: User, acme: Rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin read the token, then saved every column back: a revocation committed between
+    the two (the revoke action, another admin) was undone and the token worked again. Only
+    what the form changed is written."""
+    from campaigns.admin import ApiTokenAdmin
+
+    read = ApiTokenAdmin.get_object
+
+    def read_then_revoke(self: ApiTokenAdmin, *args: Any, **kwargs: Any) -> Any:
+        token = read(self, *args, **kwargs)
+        services.api_token_revoke(token=ApiToken.objects.get(pk=acme.token.pk))
+        return token
+
+    monkeypatch.setattr(ApiTokenAdmin, "get_object", read_then_revoke)
+
+    response = staff_client(owner).post(
+        change_url(acme.token), {"name": "Renamed token", "role": "editor"}
+    )
+
+    assert response.status_code == 302
+    acme.token.refresh_from_db()
+    assert acme.token.name == "Renamed token"
+    assert acme.token.revoked_at is not None
+
+
 def test_the_revoke_action_revokes_the_selected_tokens(
     owner: User, workspace: Workspace, acme: Rows, globex: Rows
 ) -> None:

@@ -111,9 +111,13 @@ class ShownFiltersChangeList(ChangeList):
     """A list filtered only by the filters it shows and its date hierarchy. Django also
     applies any other ``field__lookup`` of the query string, whose value is checked only when
     the query runs: ``?created_at__year=99999`` or ``?name__regex=[`` was a 500. Such a lookup
-    is refused as a bad filter value is (Django's redirect to ``?e=1``)."""
+    is refused as a bad filter value is (Django's redirect to ``?e=1``), and so is a search or
+    filter value with a NUL character."""
 
     def get_filters(self, request: HttpRequest) -> Any:
+        # PostgreSQL cannot compare text with a NUL character (a 500); the API refuses it too.
+        if any("\x00" in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("A NUL character is no search or filter value.")
         filters = super().get_filters(request)
         remaining = set(filters[2])
         # The date hierarchy's own bounds, and a list filter's field given a value (?channel=sms).

@@ -155,3 +155,44 @@ def test_pages_fit_a_phone_and_wide_tables_scroll_inside_their_box(
         # scrolls inside its own box.
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
     screenshot(page, "picker-375")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_long_words_in_a_goal_wrap_instead_of_running_off_the_page(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace, width: int
+) -> None:
+    # Names, descriptions, tags and criteria are free text: a snake_case name, a URL in the
+    # description, a long event key. Each runs off the page unless it may wrap inside a word.
+    goal = services.goal_create(
+        workspace=workspace,
+        name="trial_to_paid_conversion_" + "emea_enterprise_" * 8,
+        description="Landing page: https://example.com/campaigns/2026/black-friday/landing"
+        "?utm_source=newsletter&utm_medium=email&utm_campaign=black_friday_2026_early_access",
+        tags=["black_friday_2026_" + "early_access_" * 6],
+        criteria={
+            "trigger": {
+                "type": "event",
+                "name": "checkout_completed_" * 8,
+                "conditions": [
+                    {"key": "order.items.first.sku_" + "x" * 60, "op": "eq", "value": "y" * 80}
+                ],
+            }
+        },
+    )
+    login(owner)
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in (
+        "/goals/",
+        f"/goals/{goal.pk}/",
+        f"/goals/{goal.pk}/edit/",
+        f"/goals/{goal.pk}/settings/",
+        f"/goals/{goal.pk}/sources/",
+        f"/goals/{goal.pk}/sources/add/",
+        f"/goals/{goal.pk}/delete/",
+    ):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        # The title and the breadcrumbs wrap inside their boxes.
+        for box in ("#content h1", ".breadcrumbs"):
+            assert page.locator(box).evaluate("e => e.scrollWidth <= e.clientWidth"), (path, box)
+    screenshot(page, f"long-words-{width}")

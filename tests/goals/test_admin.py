@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -102,7 +103,7 @@ def test_renaming_a_goal_in_the_admin_keeps_a_recompute_that_finished_meanwhile(
     Goal.objects.filter(pk=goal.pk).update(requested_version=2, status="recomputing")
     read = GoalAdmin.get_object
 
-    def read_then_switch(self: GoalAdmin, *args: object, **kwargs: object) -> object:
+    def read_then_switch(self: GoalAdmin, *args: Any, **kwargs: Any) -> object:
         obj = read(self, *args, **kwargs)
         Goal.objects.filter(pk=goal.pk).update(current_version=2, status="ready")
         return obj

@@ -124,7 +124,10 @@ def _dotted_key(value: Any, path: str, errors: _Errors, *, what: str = "key") ->
         errors.add(path, values.NUL_ERROR)
         return None
     if any(part == "" for part in value.split(".")):
-        errors.add(path, f"must be a {what} or a dotted path like plan.tier (no empty parts)")
+        article = "an" if what[0] in "aeiou" else "a"
+        errors.add(
+            path, f"must be {article} {what} or a dotted path like plan.tier (no empty parts)"
+        )
         return None
     return value
 

@@ -556,7 +556,7 @@ BAD_IMPACT = [
         "bad dotted event key",
         {"currency": "EUR", "event_key": "order."},
         "impact.event_key",
-        "dotted path",
+        "must be an event data key or a dotted path like plan.tier (no empty parts)",
     ),
 ]
 

@@ -521,8 +521,8 @@ TOUCH_INDEX = "message_person_touch"
 
 
 def _touch_indexed(spec: GoalSpec) -> bool:
-    """Whether ``TOUCH_INDEX`` orders messages by this goal's touch time, on PostgreSQL (whose
-    LATERAL join walks it; SQLite has none)."""
+    """Whether ``TOUCH_INDEX`` orders messages by this goal's touch time, on PostgreSQL (SQLite
+    has the index too, which finds a person's messages, but no LATERAL join to walk it)."""
     default = attribution.AttributionSettings()
     return connection.vendor == "postgresql" and _touch_sql(spec, "c") == _touch_sql_of(
         default, "c"

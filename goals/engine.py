@@ -105,10 +105,15 @@ LEASE = timedelta(seconds=60)
 #: How often a running build renews its lease, from a thread of its own (a build's phases may
 #: each take longer than ``LEASE``).
 LEASE_HEARTBEAT = timedelta(seconds=15)
-#: Catch-up and the reconcile pass re-read data that arrived this long before their cursor,
-#: so a row committed late (a long transaction, a task that ran just before a switch) is not
-#: missed.
+#: The furthest back catch-up and the reconcile pass look before the moment they start from
+#: (``unseen_since``): the whole of it on SQLite, where in-flight transactions can't be seen.
 RECONCILE_OVERLAP = timedelta(minutes=5)
+#: How far a row's ``received_at`` (the ingesting process's clock, read before its transaction
+#: begins; retries keep it) may lie before its transaction's start on the database's clock.
+CLOCK_MARGIN = timedelta(seconds=30)
+#: People re-evaluated per transaction by catch-up (``_apply_to_goal``): what it holds in
+#: memory, and how long it holds the goal row, stay bounded after a bulk import.
+APPLY_CHUNK = 5000
 MONEY_QUANT = Decimal("0.000001")
 MONEY_MAX = Decimal("1e12")
 
@@ -209,6 +214,18 @@ class Trigger:
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _batches(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``items`` (a stream) in lists of ``size``, holding one list at a time."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _scoped(qs: QuerySet[Any], person_keys: Sequence[uuid.UUID] | None) -> Iterator[QuerySet[Any]]:
@@ -1579,17 +1596,18 @@ def _recompute(*, goal_id: int) -> bool:
                         status=GoalStatus.READY
                     )
                 return built_any
-            started = timezone.now()
-            built = _build_and_switch(goal, target, started=started, lease=lease)
+            # Rows received from here on may be missing from the build: caught up below.
+            unseen = unseen_since()
+            built = _build_and_switch(goal, target, unseen=unseen, lease=lease)
             if built is not None:
                 clock = time.perf_counter()
                 _drop_other_versions(goal_id, keep=target, shards=_shards(built))
                 logger.info(
                     "goal %s: older versions dropped in %.2fs", goal_id, time.perf_counter() - clock
                 )
-                # Data that arrived while building went to the old version: bring it into
-                # this one (with an overlap for rows committed just before the build began).
-                catch_up(goal_id=goal_id, since=started - RECONCILE_OVERLAP)
+                # Data committed while building went to the old version: bring it into this
+                # one (``unseen_since``: from the oldest transaction open when it began).
+                catch_up(goal_id=goal_id, since=unseen)
                 # Look again: a change committed since the switch found our lease held, and
                 # its task (in-process: no retry, no beat) left the build to us.
                 built_any = True
@@ -1635,7 +1653,7 @@ def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
     _on_shards(shards, drop_share)
 
 
-def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: _Lease) -> int | None:
+def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Lease) -> int | None:
     """Build version ``target`` beside the current one and switch readers to it; returns its
     number of achievements.
 
@@ -1691,7 +1709,7 @@ def _build_and_switch(goal: Goal, target: int, *, started: datetime, lease: _Lea
             rollup_version=target,
             status=GoalStatus.READY,
             computed_at=timezone.now(),
-            reconciled_through=started,
+            reconciled_through=unseen,
         )
     return count
 
@@ -1774,23 +1792,36 @@ class Touched:
         attribute_changes: QuerySet[PersonAttributeChange] | None = None,
     ) -> None:
         """Add the people of these rows, by what touched them."""
+        # Streamed (``iterator``): after a bulk import these are millions of rows, of which
+        # only the distinct people are kept.
         if events is not None:
-            for name, key in events.values_list("name", "person_key"):
+            for name, key in events.values_list("name", "person_key").iterator(CHUNK):
                 self.by_event_name[name].add(key)
         if segment_changes is not None:
-            for segment_id, key in segment_changes.values_list("segment_id", "person_key"):
+            rows = segment_changes.values_list("segment_id", "person_key").iterator(CHUNK)
+            for segment_id, key in rows:
                 self.by_segment[segment_id].add(key)
         if attribute_changes is not None:
-            self.by_attributes.update(attribute_changes.values_list("person_key", flat=True))
+            self.by_attributes.update(
+                attribute_changes.values_list("person_key", flat=True).iterator(CHUNK)
+            )
 
     def read_messages(self, message_ids: Iterable[int]) -> None:
         """Add the people of these messages (anonymous ones have none), by source."""
         for ids in _chunks(sorted(message_ids)):
-            for campaign_id, broadcast_id, key in Message.objects.filter(
-                pk__in=list(ids), person_key__isnull=False, anonymous=False
-            ).values_list("campaign_id", "broadcast_id", "person_key"):
-                if key is not None:
-                    self.by_message_source[(campaign_id, broadcast_id)].add(key)
+            self.read_message_rows(Message.objects.filter(pk__in=list(ids)))
+
+    def read_message_rows(self, messages: QuerySet[Message]) -> None:
+        """Add the people of these messages (anonymous ones have none), by source."""
+        rows = (
+            messages.filter(person_key__isnull=False, anonymous=False)
+            .values_list("campaign_id", "broadcast_id", "person_key")
+            .distinct()
+            .iterator(CHUNK)
+        )
+        for campaign_id, broadcast_id, key in rows:
+            if key is not None:
+                self.by_message_source[(campaign_id, broadcast_id)].add(key)
 
     def people_for(self, spec: GoalSpec) -> set[uuid.UUID]:
         keys: set[uuid.UUID] = set()
@@ -1830,7 +1861,14 @@ def _touched(
 
 
 def _apply_to_goal(goal_id: int, keys: Iterable[uuid.UUID]) -> None:
-    """Re-evaluate these people for one goal's current result, serialised on the goal row."""
+    """Re-evaluate these people for one goal's current result, serialised on the goal row:
+    ``APPLY_CHUNK`` people per transaction (each person's achievements depend on their own
+    data only)."""
+    for chunk in _chunks(sorted(set(keys)), APPLY_CHUNK):
+        _apply_chunk_to_goal(goal_id, chunk)
+
+
+def _apply_chunk_to_goal(goal_id: int, keys: Sequence[uuid.UUID]) -> None:
     with transaction.atomic():
         # ``of=("self",)``: the goal row only. A bare FOR UPDATE would lock the joined
         # workspace row too, and every ingestion into the workspace checks its foreign keys to
@@ -1900,23 +1938,69 @@ def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:
             _apply_to_goal(goal.pk, [person_key])
 
 
+def unseen_since() -> datetime:
+    """The earliest ``received_at`` of a row that a snapshot taken now may not see: one whose
+    transaction commits later. Catch-up after a build and the next reconcile pass start there.
+
+    On PostgreSQL that is the start of the oldest transaction still open in the database
+    (``pg_stat_activity``; now, when none is), less ``CLOCK_MARGIN``: rows that arrived
+    earlier were committed and seen, and re-reading them was the bulk of the work (after a
+    bulk import, every row of the last minutes was evaluated again, for minutes, in Python).
+    It looks back ``RECONCILE_OVERLAP`` at most (a session left open in a transaction for
+    hours would otherwise make every catch-up re-read hours), and that whole span where it
+    can't see every session (other database roles than the app's need ``pg_read_all_stats``)
+    and on SQLite.
+    """
+    if connection.vendor != "postgresql":
+        return timezone.now() - RECONCILE_OVERLAP
+    with connection.cursor() as cursor:
+        # A session of another role without the privilege shows no state and no start.
+        cursor.execute(
+            "SELECT clock_timestamp(), MIN(xact_start), COUNT(*) FILTER (WHERE state IS NULL) "
+            "FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        now, oldest, hidden = cursor.fetchone()
+    if hidden:
+        return now - RECONCILE_OVERLAP
+    since = (now if oldest is None else min(now, oldest)) - CLOCK_MARGIN
+    return max(since, now - RECONCILE_OVERLAP)
+
+
 @dataclass
 class Received:
     """What arrived in a workspace since an instant (``received_since``): the people it touched,
-    by what touched them, and the messages created or measured since then (their reach may
-    never have been derived if their task was lost)."""
+    by what touched them; ``refresh_reach`` re-derives the reach of the messages created or
+    measured since then (it may never have been derived if their task was lost)."""
 
+    workspace_id: int
+    since: datetime
     touched: Touched
-    message_ids: set[int]
+
+    def _recent(self) -> dict[str, Any]:
+        return {"workspace_id": self.workspace_id, "received_at__gte": self.since}
+
+    def message_ids(self) -> Iterator[int]:
+        """The messages created or measured since then, streamed (a message may come twice)."""
+        yield from (
+            Message.objects.filter(**self._recent()).values_list("id", flat=True).iterator(CHUNK)
+        )
+        yield from (
+            MessageMetric.objects.filter(**self._recent())
+            .values_list("message_id", flat=True)
+            .distinct()
+            .iterator(CHUNK)
+        )
 
     def refresh_reach(self) -> None:
-        if self.message_ids:
-            message_reach_refresh(message_ids=sorted(self.message_ids))
+        for ids in _batches(self.message_ids()):
+            message_reach_refresh(message_ids=sorted(set(ids)))
 
 
 def received_since(workspace_id: int, since: datetime) -> Received:
     """The rows of the workspace received since ``since``, read as ``process_ingested`` reads
-    one ingestion's: a goal then re-evaluates only the people whose new data can affect it."""
+    one ingestion's: a goal then re-evaluates only the people whose new data can affect it.
+    Memory holds the distinct people touched, not the rows."""
     touched = Touched()
     recent = {"workspace_id": workspace_id, "received_at__gte": since}
     touched.read(
@@ -1924,12 +2008,14 @@ def received_since(workspace_id: int, since: datetime) -> Received:
         segment_changes=SegmentMembershipChange.objects.filter(**recent).distinct(),
         attribute_changes=PersonAttributeChange.objects.filter(**recent).distinct(),
     )
-    messages = set(Message.objects.filter(**recent).values_list("id", flat=True))
-    messages.update(
-        MessageMetric.objects.filter(**recent).values_list("message_id", flat=True).distinct()
+    touched.read_message_rows(Message.objects.filter(**recent))
+    touched.read_message_rows(
+        Message.objects.filter(
+            pk__in=MessageMetric.objects.filter(**recent).values("message_id"),
+            workspace_id=workspace_id,
+        )
     )
-    touched.read_messages(messages)
-    return Received(touched, messages)
+    return Received(workspace_id, since, touched)
 
 
 def catch_up(*, goal_id: int, since: datetime, received: Received | None = None) -> None:
@@ -2009,6 +2095,8 @@ def _reconcile_pass() -> Iterator[bool]:
 
 def _reconcile_rest(now: datetime) -> dict[str, int]:
     """The reconcile pass after restarting lost recomputes; one pass at a time."""
+    # The next pass starts where rows this one may not see begin.
+    unseen = unseen_since()
     waiting_metrics = _apply_waiting_metrics()
     reconciled = 0
     # What arrived is read once per workspace (since the earliest of its goals' last passes),
@@ -2017,15 +2105,14 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
     for goal_id, workspace_id, through in Goal.objects.filter(current_version__gt=0).values_list(
         "id", "workspace_id", "reconciled_through"
     ):
-        since = (through or now - timedelta(days=1)) - RECONCILE_OVERLAP
-        by_workspace[workspace_id].append((goal_id, since))
+        by_workspace[workspace_id].append((goal_id, through or now - timedelta(days=1)))
     for workspace_id, goals in by_workspace.items():
         since = min(since for _, since in goals)
         received = received_since(workspace_id, since)
         received.refresh_reach()
         for goal_id, _ in goals:
             catch_up(goal_id=goal_id, since=since, received=received)
-            Goal.objects.filter(pk=goal_id).update(reconciled_through=now)
+            Goal.objects.filter(pk=goal_id).update(reconciled_through=unseen)
             reconciled += 1
     rollups = 0
     for goal_id in (

@@ -23,11 +23,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Length
 from django.utils import timezone
 from taggit.managers import TaggableManager
 
 from campaigns import channels
+from campaigns.expressions import ByCodePoint
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -476,11 +477,30 @@ class Message(models.Model):
                 condition=Q(channel__in=list(channels.CHANNELS)), name="message_known_channel"
             ),
         ]
-        # ``message_person_touch``: a person's messages by their touch time under the default
-        # attribution settings, which attribution walks backwards from an achievement
-        # (``goals.engine.TOUCH_INDEX``); it also serves every lookup of a person's messages.
+        # ``message_person_touch_rank``: a person's messages by their touch time under the
+        # default attribution settings, then by the rest of the rule's tie-break (sent time,
+        # delivery id by length and code point, row id), which attribution walks backwards
+        # from an achievement and stops at the first message from a source
+        # (``goals.engine.TOUCH_INDEX``). It carries every column that walk reads, so it
+        # need not visit the table. It also serves every lookup of a person's messages.
         indexes = [
-            models.Index(F("person_key"), default_touch_time(), name="message_person_touch"),
+            models.Index(
+                F("person_key"),
+                default_touch_time(),
+                F("sent_at"),
+                Length("client_id"),
+                ByCodePoint("client_id"),
+                F("id"),
+                include=[
+                    "anonymous",
+                    "campaign",
+                    "broadcast",
+                    "channel",
+                    "reached_delivered_at",
+                    "reached_sent_at",
+                ],
+                name="message_person_touch_rank",
+            ),
             models.Index(fields=["campaign", "sent_at"], name="message_campaign_sent"),
             models.Index(fields=["broadcast", "sent_at"], name="message_broadcast_sent"),
             models.Index(fields=["received_at"], name="message_received"),

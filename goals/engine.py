@@ -534,7 +534,7 @@ def _touch_sql_of(settings: attribution.AttributionSettings, alias: str) -> str:
 #: ``sent``; machine opens and clicks play no part in those). On PostgreSQL, goals whose
 #: settings give the same touch time (most goals) are attributed through it
 #: (``_lateral_credit_sql``).
-TOUCH_INDEX = "message_person_touch"
+TOUCH_INDEX = "message_person_touch_rank"
 
 
 def _touch_indexed(spec: GoalSpec) -> bool:

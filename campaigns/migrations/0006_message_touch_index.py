@@ -7,21 +7,8 @@ built; 0007 then drops the indexes it makes redundant.
 
 import django.db.models.functions.comparison
 from django.db import migrations, models
-from django.db.migrations.operations.models import AddIndex
 
-
-class AddIndexConcurrentlyOnPostgres(AddIndex):
-    """``AddIndex``, with ``CREATE INDEX CONCURRENTLY`` on PostgreSQL (outside a transaction:
-    the migration is not atomic)."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):  # type: ignore[no-untyped-def]
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.add_index(model, self.index, concurrently=True)
-        else:
-            schema_editor.add_index(model, self.index)
+from campaigns.migration_operations import AddIndexConcurrentlyOnPostgres
 
 
 def _touch(channel: str, delivered: bool) -> models.When:

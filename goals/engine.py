@@ -1268,21 +1268,23 @@ def _raw_rows(qs: QuerySet[Any], size: int = 5000) -> Iterator[tuple[Any, ...]]:
             yield from batch
 
 
-def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalRollup:
+ROLLUP_FIELDS = (
+    "goal", "version", "scope_type", "scope_id", "local_date", "prev_date", "prev_same_week",
+    "people", "achievements", "revenue_micro", "revenue_missing",
+)  # fmt: skip
+
+
+def _rollup_values(goal_id: int, version: int, key: RollupKey, cell: Cell) -> Row:
+    """A rollup cell's row, in ``ROLLUP_FIELDS`` order."""
     scope_type, scope_id, day, prev = key
-    return GoalRollup(
-        goal_id=goal_id,
-        version=version,
-        scope_type=scope_type,
-        scope_id=scope_id,
-        local_date=day,
-        prev_date=prev,
-        prev_same_week=day.isocalendar()[:2] == prev.isocalendar()[:2],
-        people=cell[0],
-        achievements=cell[1],
-        revenue_micro=cell[2],
-        revenue_missing=cell[3],
-    )
+    same_week = day.isocalendar()[:2] == prev.isocalendar()[:2]
+    return (goal_id, version, scope_type, scope_id, day, prev, same_week, *cell)
+
+
+def _rollup_row(goal_id: int, version: int, key: RollupKey, cell: Cell) -> GoalRollup:
+    values = _rollup_values(goal_id, version, key, cell)
+    names = [GoalRollup._meta.get_field(name).attname for name in ROLLUP_FIELDS]  # type: ignore[union-attr]
+    return GoalRollup(**dict(zip(names, values, strict=True)))
 
 
 def build_rollup(goal_id: int, version: int, *, shards: int = 1) -> int:
@@ -1303,9 +1305,10 @@ def build_rollup(goal_id: int, version: int, *, shards: int = 1) -> int:
             cell = units.setdefault(key, [0, 0, 0, 0])
             for index, value in enumerate(sums):
                 cell[index] += int(value)
-    GoalRollup.objects.bulk_create(
-        [_rollup_row(goal_id, version, key, cell) for key, cell in units.items()],
-        batch_size=2000,
+    # Plain tuples through COPY on PostgreSQL: model instances and a multi-row INSERT took
+    # 0.3 s for 6,000 cells, a third of the rollup step of a large build.
+    RowInserter(GoalRollup, ROLLUP_FIELDS).insert(
+        [_rollup_values(goal_id, version, key, cell) for key, cell in units.items()]
     )
     return len(units)
 

@@ -150,7 +150,13 @@ class MessageMetricSerializer(serializers.ModelSerializer):
 
 
 class ReachedSerializer(serializers.Serializer):
-    """When the message first reached each step of its chain (or a later step)."""
+    """When the message first reached each step of its chain (or a later step).
+
+    A step its channel does not have is null (SPEC §3: a clicked webhook message reached
+    `sent` and `clicked`, never `delivered` or `opened`). The derived columns are filled for
+    every step, since a later metric proves the earlier ones, but only the channel's own steps
+    are ever read as reached.
+    """
 
     sent = serializers.DateTimeField(source="reached_sent_at", allow_null=True)
     delivered = serializers.DateTimeField(source="reached_delivered_at", allow_null=True)
@@ -166,6 +172,14 @@ class ReachedSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Ignoring machine clicks.",
     )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        reached = super().to_representation(instance)
+        chain = channels.CHANNEL_CHAINS.get(instance.channel, channels.CHAIN)
+        for step in reached:
+            if step.removesuffix("_human") not in chain:
+                reached[step] = None
+        return dict(reached)
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -223,6 +223,29 @@ def test_it_gets_a_message_with_metrics_and_reached_times(
     assert sorted(m["metric"] for m in body["metrics"]) == ["clicked", "delivered"]
 
 
+@committing
+@pytest.mark.parametrize(
+    ("channel", "absent"),
+    [
+        ("webhook", {"delivered", "opened", "opened_human"}),
+        ("slack", {"delivered", "opened", "opened_human"}),
+        ("in_app", {"delivered"}),
+        ("sms", {"opened", "opened_human"}),
+    ],
+)
+def test_reached_lists_only_the_steps_of_the_message_channel(
+    api: APIClient, channel: str, absent: set[str]
+) -> None:
+    # SPEC §3: a webhook has no delivered or opened step; a click there reaches sent and
+    # clicked only, so the API must not say it was delivered or opened.
+    post_message(api, channel=channel)
+    post_metric(api, metric="clicked", timestamp="2025-11-05T09:30:00Z")
+    reached = api.get("/api/v1/messages/m1").json()["reached"]
+    assert {step for step, at in reached.items() if at is None} == absent
+    assert reached["sent"] == SENT
+    assert reached["clicked"] == reached["clicked_human"] == "2025-11-05T09:30:00Z"
+
+
 def test_get_answers_404_for_an_unknown_message(api: APIClient) -> None:
     assert api.get("/api/v1/messages/nope").status_code == 404
 

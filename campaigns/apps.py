@@ -3,6 +3,7 @@ import sys
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.backends.signals import connection_created
 
 logger = logging.getLogger("campaigns")
 
@@ -12,6 +13,9 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Messaging data"
 
     def ready(self) -> None:
+        from campaigns import sqlite
+
+        connection_created.connect(sqlite.on_connection_created, dispatch_uid="campaigns.sqlite")
         if _is_server_start():
             logger.info("Goals starting: %s", runtime_summary())
 

@@ -1,7 +1,8 @@
 """API authentication, workspace resolution, role checks and throttling.
 
 A request acts in exactly one workspace:
-- with a token (``Authorization: Bearer <token>``), the token's workspace, with the token's role;
+- with a token (``Authorization: Bearer <token>``), the token's workspace, with the token's role
+  (naming another one with ``X-Workspace`` or ``?workspace=`` is a 404);
 - with a logged-in session, the workspace named by the ``X-Workspace`` header or ``?workspace=``
   parameter, else the one chosen in the UI (session), else the user's first membership; with
   the user's role there.
@@ -116,8 +117,28 @@ def user_workspace(user: Any, wanted: Any) -> tuple[Workspace, str] | None:
     return membership.workspace, membership.role
 
 
+def _named_workspace(request: Request) -> str | None:
+    """The workspace the request names (``X-Workspace`` header, else ``?workspace=``), if any."""
+    return request.headers.get("X-Workspace") or request.query_params.get("workspace")
+
+
+def _token_workspace(request: Request, token: ApiToken) -> tuple[Workspace, str]:
+    """The token's workspace and role. A token that names another workspace is answered as a
+    session naming one it is not a member of (404): acting in its own workspace instead stored
+    a script's data in the wrong workspace with a 2xx."""
+    wanted = _named_workspace(request)
+    if wanted:
+        try:
+            wanted_id = values.parse_id(wanted)
+        except ValueError:
+            raise exceptions.ValidationError({"workspace": ["must be a workspace id"]}) from None
+        if wanted_id != token.workspace_id:
+            raise exceptions.NotFound("No such workspace.")
+    return token.workspace, token.role
+
+
 def _session_workspace(request: Request) -> tuple[Workspace, str] | None:
-    wanted = request.headers.get("X-Workspace") or request.query_params.get("workspace")
+    wanted = _named_workspace(request)
     if wanted is None:
         wanted = request.session.get(SESSION_WORKSPACE_KEY) if hasattr(request, "session") else None
     try:
@@ -135,7 +156,7 @@ def resolve_workspace(request: Request) -> tuple[Workspace, str] | None:
         return cached  # type: ignore[no-any-return]
     auth = request.auth
     if isinstance(auth, ApiToken):
-        result: tuple[Workspace, str] | None = (auth.workspace, auth.role)
+        result: tuple[Workspace, str] | None = _token_workspace(request, auth)
     elif request.user and request.user.is_authenticated:
         result = _session_workspace(request)
     else:

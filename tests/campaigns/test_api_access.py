@@ -159,6 +159,34 @@ def test_a_session_outside_the_workspace_gets_404(
     assert Person.objects.filter(workspace=workspace, identifier="ada").exists()
 
 
+@pytest.mark.parametrize(("method", "url", "body"), WRITES)
+def test_a_token_naming_another_workspace_gets_404_and_writes_nowhere(
+    a_data: dict[str, Any],
+    other_api: APIClient,
+    workspace: Workspace,
+    method: str,
+    url: str,
+    body: dict[str, Any],
+) -> None:
+    # B's token naming A: it was answered from B's own workspace, so a script that meant A
+    # stored its data in B with a 2xx. A token sees its workspace alone (SPEC §2).
+    before = counts()
+    by_header = getattr(other_api, method)(
+        url, body, format="json", HTTP_X_WORKSPACE=str(workspace.pk)
+    )
+    by_param = getattr(other_api, method)(f"{url}?workspace={workspace.pk}", body, format="json")
+
+    assert (by_header.status_code, by_param.status_code) == (404, 404)
+    assert counts() == before
+
+
+def test_a_token_may_name_its_own_workspace(api: APIClient, workspace: Workspace) -> None:
+    r = api.put("/api/v1/people/ada", {}, format="json", HTTP_X_WORKSPACE=str(workspace.pk))
+    assert r.status_code == 201
+    assert api.get(f"/api/v1/people/ada?workspace={workspace.pk}").status_code == 200
+    assert api.get("/api/v1/people/ada?workspace=x").status_code == 400
+
+
 # --- workspace isolation ----------------------------------------------------------------------
 
 

@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No online validator: Swagger UI's default loads a badge from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the channel choice set, used by several serializers (a field and a list).
     "ENUM_NAME_OVERRIDES": {"ChannelEnum": "campaigns.channels.CHANNEL_CHOICES"},

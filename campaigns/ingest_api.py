@@ -150,13 +150,12 @@ class MessageMetricSerializer(serializers.ModelSerializer):
 
 
 class ReachedSerializer(serializers.Serializer):
-    """When the message first reached each step of its chain (or a later step).
+    """When the message first reached each step of its channel's chain (or a later step); null
+    for a step not reached yet, and for one its channel does not have (a clicked webhook
+    message reached `sent` and `clicked`, never `delivered` or `opened`)."""
 
-    A step its channel does not have is null (SPEC §3: a clicked webhook message reached
-    `sent` and `clicked`, never `delivered` or `opened`). The derived columns are filled for
-    every step, since a later metric proves the earlier ones, but only the channel's own steps
-    are ever read as reached.
-    """
+    # The derived columns are filled for every step, since a later metric proves the earlier
+    # ones; only the channel's own steps are ever read as reached (SPEC §3's table).
 
     sent = serializers.DateTimeField(source="reached_sent_at", allow_null=True)
     delivered = serializers.DateTimeField(source="reached_delivered_at", allow_null=True)

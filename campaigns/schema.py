@@ -189,3 +189,10 @@ class AutoSchema(openapi.AutoSchema):
             if properties:
                 schema["required"] = sorted(properties)
         return schema
+
+
+def paths_as_the_spec_writes_them(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: paths without their trailing slash, as SPEC §7
+    writes them (``/api/v1/goals/{id}/report``). The API answers both forms."""
+    result["paths"] = {path.rstrip("/") or "/": item for path, item in result["paths"].items()}
+    return result

@@ -303,6 +303,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the channel choice set, used by several serializers (a field and a list).
     "ENUM_NAME_OVERRIDES": {"ChannelEnum": "campaigns.channels.CHANNEL_CHOICES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigns.schema.paths_as_the_spec_writes_them",
+    ],
 }
 
 # --- logging ------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from tests.campaigns.test_api_schema_responses import assert_documented, openapi
     ("template", "url"),
     [
         # An id that is not a number (schemathesis sent 1.6875051868995362e-33).
-        ("/api/v1/goals/{id}/sources/candidates/", "/api/v1/goals/1.5e-33/sources/candidates/"),
-        ("/api/v1/goals/{id}/", "/api/v1/goals/abc/"),
-        ("/api/v1/campaigns/{id}/", "/api/v1/campaigns/-1/"),
-        ("/api/v1/segments/{id}/", "/api/v1/segments/null/"),
+        ("/api/v1/goals/{id}/sources/candidates", "/api/v1/goals/1.5e-33/sources/candidates"),
+        ("/api/v1/goals/{id}", "/api/v1/goals/abc"),
+        ("/api/v1/campaigns/{id}", "/api/v1/campaigns/-1"),
+        ("/api/v1/segments/{id}", "/api/v1/segments/null"),
     ],
 )
 def test_an_api_url_no_route_matches_is_the_api_404_in_json(
@@ -47,7 +47,7 @@ def test_an_api_url_no_route_matches_is_json_with_debug_on_too(
     ``handler404``."""
     settings.DEBUG = True
 
-    response = api.get("/api/v1/goals/1.5/sources/candidates/")
+    response = api.get("/api/v1/goals/1.5/sources/candidates")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
@@ -150,7 +150,7 @@ def test_a_batch_body_refuses_keys_beside_items(api: APIClient, workspace: Works
 
     assert response.status_code == 400
     assert response.json() == {"errors": {"itemz": ["unknown field; the body has only items"]}}
-    assert_documented("/api/v1/batch/", "POST", response)
+    assert_documented("/api/v1/batch", "POST", response)
     assert not workspace.people.exists()
 
 
@@ -160,12 +160,12 @@ def test_a_batch_body_refuses_keys_beside_items(api: APIClient, workspace: Works
 @pytest.mark.parametrize(
     "template",
     [
-        "/api/v1/campaigns/",
-        "/api/v1/broadcasts/",
-        "/api/v1/segments/",
-        "/api/v1/goals/",
-        "/api/v1/goals/{id}/achievements/",
-        "/api/v1/goals/{id}/sources/candidates/",
+        "/api/v1/campaigns",
+        "/api/v1/broadcasts",
+        "/api/v1/segments",
+        "/api/v1/goals",
+        "/api/v1/goals/{id}/achievements",
+        "/api/v1/goals/{id}/sources/candidates",
     ],
 )
 def test_page_and_page_size_are_documented_from_1(template: str) -> None:
@@ -195,7 +195,7 @@ def test_ids_the_server_takes_are_documented_from_1() -> None:
     components = openapi()["components"]["schemas"]
     achievements = {
         p["name"]: p["schema"]
-        for p in paths["/api/v1/goals/{id}/achievements/"]["get"]["parameters"]
+        for p in paths["/api/v1/goals/{id}/achievements"]["get"]["parameters"]
     }
     bodies = [
         components["SegmentBodyRequest"]["properties"]["segment"],
@@ -301,8 +301,8 @@ def test_goal_names_and_keys_with_nul_are_a_400_naming_them(
 @pytest.mark.parametrize(
     ("template", "url", "field"),
     [
-        ("/api/v1/people/{identifier}/", "/api/v1/people/a%00b", "person"),
-        ("/api/v1/messages/{id}/", "/api/v1/messages/a%00b", "message"),
+        ("/api/v1/people/{identifier}", "/api/v1/people/a%00b", "person"),
+        ("/api/v1/messages/{id}", "/api/v1/messages/a%00b", "message"),
     ],
 )
 def test_reading_a_path_id_with_nul_is_a_400_as_writing_it(

@@ -548,7 +548,7 @@ class TestSchema:
         schema = response.json()
         validate_schema(schema)
 
-        operation = schema["paths"]["/api/v1/goals/{id}/report/"]["get"]
+        operation = schema["paths"]["/api/v1/goals/{id}/report"]["get"]
         assert {p["name"] for p in operation["parameters"]} >= {"id", "start", "end", "period"}
         assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
         assert {"400", "404"} <= set(operation["responses"])

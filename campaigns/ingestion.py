@@ -1033,7 +1033,7 @@ class _Batch:
                 continue
             services.person_delete(person=person)
             self.people.pop(item.identifier, None)
-            self.answer(item, HTTPStatus.OK, id=item.identifier)
+            self.answer(item, HTTPStatus.NO_CONTENT, id=item.identifier)
 
     # --- events and segment changes ---------------------------------------------------------
 

@@ -217,7 +217,7 @@ def test_a_deletion_applies_after_the_other_items(api: APIClient, workspace: Wor
     api.put("/api/v1/people/ada", {"attributes": {"a": 1}}, format="json")
     key = Person.objects.get(workspace=workspace, identifier="ada").key
     r = batch(api, items)
-    assert [x["status"] for x in r.json()["results"]] == [200, 201]
+    assert [x["status"] for x in r.json()["results"]] == [204, 201]
     assert not Person.objects.filter(workspace=workspace).exists()
     assert not PersonAttributeChange.objects.exists()
     stored = Event.objects.get(workspace=workspace)

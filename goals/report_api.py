@@ -73,6 +73,11 @@ class JSONErrorsMixin:
 # --- query and body -----------------------------------------------------------------------------
 
 
+#: The achievement list's reason (``goals.filters``): DRF's "Date has wrong format" also
+#: answered a well-formed date the calendar lacks (2026-02-30).
+_BAD_DATE = "must be a date like 2025-11-30"
+
+
 class RangeQuerySerializer(serializers.Serializer):
     """``start`` and ``end``: an inclusive range of local dates (``reports.default_range``
     fills in what is missing and refuses a reversed or too long range)."""
@@ -80,11 +85,13 @@ class RangeQuerySerializer(serializers.Serializer):
     start = serializers.DateField(
         required=False,
         input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _BAD_DATE},
         help_text="First local date (YYYY-MM-DD, inclusive). Default: 29 days before `end`.",
     )
     end = serializers.DateField(
         required=False,
         input_formats=["%Y-%m-%d"],
+        error_messages={"invalid": _BAD_DATE},
         help_text="Last local date (YYYY-MM-DD, inclusive). Default: today in the workspace's "
         "time zone (or `start`, if that is later).",
     )
@@ -103,6 +110,9 @@ class ReportQuerySerializer(RangeQuerySerializer):
     period = serializers.ChoiceField(
         choices=list(reports.PERIODS),
         default="day",
+        error_messages={
+            "invalid_choice": f'unknown period "{{input}}"; expected {" or ".join(reports.PERIODS)}'
+        },
         help_text="`day`, or `week` (ISO weeks, Monday first, labelled with their Monday).",
     )
 

@@ -488,6 +488,27 @@ class TestBadInput:
         assert list(errors) == [field]
         assert errors[field] and all(isinstance(reason, str) for reason in errors[field])
 
+    @pytest.mark.parametrize(
+        ("params", "field", "reason"),
+        [
+            # A date in the right format that the calendar lacks is not a "wrong format".
+            ({"end": "2026-02-30"}, "end", "must be a date like 2025-11-30"),
+            ({"start": "01/03/2026"}, "start", "must be a date like 2025-11-30"),
+            (
+                {**RANGE, "period": "month"},
+                "period",
+                'unknown period "month"; expected day or week',
+            ),
+        ],
+    )
+    def test_its_reasons_say_what_a_parameter_takes_as_the_achievement_lists_do(
+        self, api: APIClient, goal: Goal, params: dict[str, str], field: str, reason: str
+    ) -> None:
+        response = api.get(url(goal), params)
+
+        assert response.status_code == 400
+        assert response.json() == {"errors": {field: [reason]}}
+
     def test_it_rejects_an_unknown_format(self, api: APIClient, goal: Goal) -> None:
         response = api.get(url(goal), {**RANGE, "format": "xml"})
 

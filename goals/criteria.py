@@ -35,6 +35,8 @@ from goals.conditions import OPERATORS, VALUELESS_OPERATORS
 TRIGGER_TYPES: Final = ("event", "attribute", "segment", "message")
 FILTER_TYPES: Final = ("attribute", "segment")
 SOURCE_TYPES: Final = ("campaign", "broadcast")
+#: What a client may call transactional messages (a message from neither) as a source.
+TRANSACTIONAL_TYPES: Final = ("transactional", "message")
 COMPARISONS: Final = frozenset({"gt", "gte", "lt", "lte"})
 
 #: The keys each object may carry; anything else is refused, naming it.
@@ -593,6 +595,14 @@ def sources_clean(
         kind = item.get("type")
         if kind is None:
             errors.add(f"{path}.type", REQUIRED)
+        elif kind in TRANSACTIONAL_TYPES:
+            # SPEC §4.3 names them as refused: say why, and ask for no id they don't have.
+            errors.add(
+                f"{path}.type",
+                "transactional messages can't be goal sources: they come from no campaign or "
+                "broadcast",
+            )
+            continue
         elif kind not in SOURCE_TYPES:
             errors.add(
                 f"{path}.type", f'unknown source type "{kind}"; expected campaign or broadcast'

@@ -388,6 +388,23 @@ def test_it_refuses_api_triggered_and_in_app_broadcasts(
     }
 
 
+@pytest.mark.parametrize("kind", ["transactional", "message"])
+def test_it_refuses_transactional_messages_as_sources_saying_why(
+    api: APIClient, workspace: Workspace, kind: str
+) -> None:
+    """SPEC §4.3: transactional messages are rejected "with a clear error", as API-triggered
+    broadcasts are; not as an unknown type followed by a demand for an id they don't have."""
+    response = api.post(URL, {"name": "G", "criteria": SIGNUP, "sources": [{"type": kind}]})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "sources.0.type": [
+            "transactional messages can't be goal sources: they come from no campaign or broadcast"
+        ]
+    }
+    assert not Goal.objects.exists()
+
+
 def test_it_refuses_a_deleted_campaign_as_a_new_source(api: APIClient, campaign: Campaign) -> None:
     services.source_soft_delete(source=campaign)
 

@@ -31,6 +31,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Broadcast, BroadcastKind, Campaign, Segment, Workspace
 from goals import currencies
 from goals.conditions import OPERATORS, VALUELESS_OPERATORS
+from goals.models import money_fits
 
 TRIGGER_TYPES: Final = ("event", "attribute", "segment", "message")
 FILTER_TYPES: Final = ("attribute", "segment")
@@ -62,6 +63,8 @@ MAX_WINDOW_DAYS: Final = 90
 DEFAULT_WINDOW_DAYS: Final = 7
 #: ``goals.models.MONEY_DIGITS`` / ``MONEY_PLACES``: 18 digits, 6 of them decimals.
 MAX_AMOUNT: Final = Decimal(10) ** 12
+#: The first amount of at most four decimals (CLF's) that ``money_fits`` refuses.
+MAX_STATIC_AMOUNT: Final = Decimal("999999999999.9995")
 
 REQUIRED: Final = "This field is required."
 
@@ -410,6 +413,9 @@ def _amount(value: Any, currency: str | None, path: str, errors: _Errors) -> Dec
     amount = abs(amount)  # "-0" is zero, never shown as "-0.00"
     if amount >= MAX_AMOUNT:
         errors.add(path, f"must be less than {MAX_AMOUNT:f}")
+        return None
+    if not money_fits(amount):  # a CLF 999999999999.9999: SQLite would read it as 10^12
+        errors.add(path, f"must be less than {MAX_STATIC_AMOUNT:f}")
         return None
     places = currencies.minor_units(currency) if currency else None
     if places is None:

@@ -91,6 +91,7 @@ from goals.models import (
     GoalStatus,
     RollupScope,
     TriggerKind,
+    money_fits,
 )
 from goals.reports import micro_sql, micro_sum
 
@@ -445,8 +446,9 @@ def _amount(value: Any) -> tuple[Decimal, bool]:
         amount = number.quantize(MONEY_QUANT)
     except InvalidOperation:
         return Decimal(0), True
-    # Rounding to six decimals can reach the limit (999999999999.9999999): out of range too.
-    return (Decimal(0), True) if abs(amount) >= MONEY_MAX else (amount, False)
+    # Rounding to six decimals can reach the limit (999999999999.9999999), and so can
+    # SQLite's reading of the stored amount (999999999999.9999): out of range too.
+    return (amount, False) if money_fits(amount) else (Decimal(0), True)
 
 
 #: The columns evaluation produces per achievement, in order (attribution comes after).

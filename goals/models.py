@@ -10,6 +10,7 @@ current version in place, under row locks (see ``goals.services``).
 
 from __future__ import annotations
 
+import decimal
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar
@@ -26,6 +27,20 @@ from campaigns.models import Broadcast, Campaign, Message, Person, Workspace, Wo
 #: Money: up to 12 integer digits and 6 decimals (every ISO 4217 minor unit fits).
 MONEY_DIGITS = 18
 MONEY_PLACES = 6
+_MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+#: What SQLite gives back for a stored decimal: a double, which Django rounds to 15 digits.
+_SQLITE_READ = decimal.Context(prec=15)
+
+
+def money_fits(amount: Decimal) -> bool:
+    """Whether ``amount`` can be stored in a money column and read back, on both databases.
+
+    Below 10^12, but not so close that SQLite's reading reaches it: it stores a double and
+    Django rounds that to 15 digits, so 999999999999.9995 came back as 1000000000000, which
+    the column's 18 digits refuse (every later read of the row was a 500).
+    """
+    stored = _SQLITE_READ.create_decimal_from_float(float(amount))
+    return abs(amount) < _MONEY_LIMIT and abs(stored) < _MONEY_LIMIT
 
 
 class GoalStatus(models.TextChoices):

@@ -168,3 +168,74 @@ def test_in_process_a_change_during_a_recompute_is_built_by_it(workspace: Worksp
     )  # another web thread is building
     with transaction.atomic():
         engine.recompute_request(goal=goal)  # must not raise
+
+
+def test_an_event_amount_that_rounds_to_the_limit_when_stored_is_out_of_range_not_a_500(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """SQLite stores a decimal as a double and Django reads it back rounded to 15 digits:
+    999999999999.9999 came back as 1000000000000.000000, which the 18-digit column refused,
+    so every later read of the achievement (its list, a new goal's recompute) was a 500."""
+    created = api.post(
+        "/api/v1/goals",
+        {
+            "name": "Big orders",
+            "criteria": {"trigger": {"type": "event", "name": "order"}},
+            "impact": {"currency": "EUR", "event_key": "price"},
+            "sources": [],
+        },
+    )
+    assert created.status_code == 201, created.content
+    goal_id = created.json()["id"]
+    ingest(
+        api,
+        event("ada", "order", "2026-01-14T10:00:00Z", price="999999999999.9999"),
+        event("bob", "order", "2026-01-14T11:00:00Z", price="999999999999.999"),
+    )
+
+    listed = api.get(f"/api/v1/goals/{goal_id}/achievements")
+
+    assert listed.status_code == 200
+    assert [
+        (a["person"], a["revenue"], a["revenue_missing"]) for a in listed.json()["results"]
+    ] == [
+        ("ada", "0.00", True),  # out of range, counted with revenue 0 (SPEC §4.2)
+        ("bob", "999999999999.999", False),
+    ]
+    again = api.post(
+        "/api/v1/goals",
+        {"name": "Again", "criteria": {"trigger": {"type": "event", "name": "order"}},
+         "impact": {"currency": "EUR", "event_key": "price"}, "sources": []},
+    )  # fmt: skip
+    assert again.status_code == 201, again.content
+    report = api.get(
+        f"/api/v1/goals/{goal_id}/report", {"start": "2026-01-14", "end": "2026-01-14"}
+    )
+    assert report.json()["revenue_missing_achievements"] == 1
+
+
+def test_a_static_amount_that_rounds_to_the_limit_when_stored_is_refused(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """CLF has four decimals: 999999999999.9999 was stored, then every read of the goal (its
+    own answer, the goals list) was a 500 on SQLite."""
+    response = api.post(
+        "/api/v1/goals",
+        {
+            "name": "UF",
+            "criteria": {"trigger": {"type": "event", "name": "order"}},
+            "impact": {"currency": "CLF", "static": "999999999999.9999"},
+            "sources": [],
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"impact.static": ["must be less than 999999999999.9995"]}}
+    assert api.get("/api/v1/goals").status_code == 200
+    kept = api.post(
+        "/api/v1/goals",
+        {"name": "UF", "criteria": {"trigger": {"type": "event", "name": "order"}},
+         "impact": {"currency": "CLF", "static": "999999999999.9994"}, "sources": []},
+    )  # fmt: skip
+    assert kept.status_code == 201, kept.content
+    assert api.get("/api/v1/goals").status_code == 200

@@ -29,6 +29,7 @@ from django.test import Client
 from campaigns import services
 from campaigns.models import Role, Workspace
 from goals import engine
+from goals import services as goal_services
 from goals.bench import bench_goal, bench_workspace, summary
 from goals.models import Achievement, Goal
 
@@ -58,7 +59,9 @@ class Command(BaseCommand):
             self._reports(goal, workspace, options["calls"])
         finally:
             if not options["keep"]:
-                goal.delete()
+                # As the API deletes a goal: its result tables are dropped whole (a plain
+                # ``goal.delete()`` emptied them row by row and left them behind).
+                goal_services.goal_delete(goal=goal)
 
     def _recompute(self, goal: Goal) -> None:
         """The first build of the goal, then a recompute after a settings change (the window

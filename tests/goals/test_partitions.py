@@ -171,3 +171,30 @@ def test_deleting_a_goal_drops_its_result_tables(
 
     assert tables_of(goal) == {}
     assert not Achievement.objects.filter(goal_id=goal.pk).exists()
+
+
+@pytest.mark.postgresql
+def test_attaching_a_result_table_skips_checking_every_row(workspace: Workspace) -> None:
+    """A result table's own check proves the partition's bounds, so attaching it does not
+    scan its rows while the parent table is locked (PostgreSQL says so at DEBUG1)."""
+    goal = make_goal(workspace, compute=False)
+    leaf = partitions.create_leaf(goal.pk, 7)
+    notices: list[str] = []
+    raw = connection.connection
+
+    def heard(notice: Any) -> None:
+        notices.append(notice.message_primary)
+
+    raw.add_notice_handler(heard)
+    try:
+        indexes = partitions.leaf_indexes(goal.pk, 7)
+        with connection.cursor() as cursor:
+            for create in indexes.creates:
+                cursor.execute(create)
+            cursor.execute("SET client_min_messages = debug1")
+            partitions.attach_leaf(goal.pk, 7, indexes)
+            cursor.execute("RESET client_min_messages")
+    finally:
+        raw.remove_notice_handler(heard)
+        partitions.drop_result(goal.pk, 7)
+    assert f'partition constraint for table "{leaf}" is implied by existing constraints' in notices

@@ -376,7 +376,7 @@ def test_bad_input_is_a_json_400_naming_the_parameter(
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert list(response.json()["errors"]) == [field]
-    assert_documented("/api/v1/goals/summary/", "GET", response)
+    assert_documented("/api/v1/goals/summary", "GET", response)
 
 
 def test_the_csv_ignores_the_page_parameters_the_json_checks(
@@ -403,11 +403,11 @@ def test_a_viewer_may_read_it_in_both_formats(
 def test_it_needs_credentials(goals: dict[str, Goal]) -> None:
     response = APIClient().get(URL)
     assert response.status_code == 401
-    assert_documented("/api/v1/goals/summary/", "GET", response)
+    assert_documented("/api/v1/goals/summary", "GET", response)
 
 
 def test_the_body_matches_the_schema(api: APIClient, goals: dict[str, Goal]) -> None:
-    assert_documented("/api/v1/goals/summary/", "GET", api.get(URL, RANGE))
+    assert_documented("/api/v1/goals/summary", "GET", api.get(URL, RANGE))
 
 
 def test_it_is_routed_before_a_goal_id(api: APIClient, goals: dict[str, Goal]) -> None:

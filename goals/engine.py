@@ -875,6 +875,12 @@ def _stage_events_sql(
     for each local date of the events' span (``_event_span``, joined in as an array). Revenue
     read from an event key is parsed in SQL only when it is a plain amount; other values are
     fetched and decided by ``_revenue`` afterwards.
+
+    Rows are staged in person order (a sort in the build session's memory): attribution then
+    walks each person's part of the message index once and in order, writes the result in
+    person order, and the result's indexes and rollup, which sort by person, find it sorted.
+    On the bench goal (292,000 achievements, two connections) the sort costs 0.05 s and saves
+    0.3-0.5 s in those steps (A/B, four runs each).
     """
     if not span.count:
         return 0
@@ -894,7 +900,7 @@ def _stage_events_sql(
         revenue = f"CASE WHEN {plain} THEN CAST({text} AS NUMERIC) ELSE 0 END"
         missing = f"NOT COALESCE({plain}, FALSE)"
         recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
-    with connection.cursor() as cursor:
+    with _build_session(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {staging} (goal_id, version, person_key, person_id, achieved_at, "
             f"local_date, revenue, revenue_missing, trigger_kind, trigger_id, window_start, "
@@ -904,7 +910,8 @@ def _stage_events_sql(
             f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
             f"FROM {events} e WHERE {where}) e "
             f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
-            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
+            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE) "
+            f"ORDER BY e.person_key, e.timestamp",
             [
                 goal.pk, version, *value_params, *where_params, span.days, span.window_starts,
                 spec.tz.key,

@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from campaigns import services
 from campaigns.models import Event, Person
-from goals import engine
+from goals import engine, partitions
 from goals.models import Achievement, Goal
 
 BASE = datetime(2026, 3, 27, 20, 30, tzinfo=UTC)  # Berlin's DST change (03-29) is two days on
@@ -112,3 +112,35 @@ def test_goals_with_conditions_filters_or_array_steps_are_evaluated_in_python(
             settings=engine.attribution.AttributionSettings(0, {}, False),
         )
         assert engine._events_in_sql(spec) is False
+
+
+@pytest.mark.postgresql
+def test_sql_staging_writes_the_result_in_person_order(db: None) -> None:
+    """Staged in person order, a result is written in person order: attribution walks each
+    person's messages once, and the result's indexes and rollup find their input sorted."""
+    workspace = services.workspace_create(name="w", time_zone="UTC")
+    people = [Person.objects.create(workspace=workspace, identifier=f"p{n}") for n in range(6)]
+    Event.objects.bulk_create(
+        Event(
+            workspace=workspace,
+            person=person,
+            person_key=person.key,
+            name="paid",
+            timestamp=BASE + timedelta(hours=hour),
+        )
+        for hour in range(8)  # every hour each person, so time order interleaves them
+        for person in people
+    )
+    goal = Goal.objects.create(
+        workspace=workspace,
+        name="g",
+        criteria={"trigger": {"type": "event", "name": "paid"}, "filters": []},
+    )
+    spec = engine.GoalSpec.load(Goal.objects.select_related("workspace").get(pk=goal.pk))
+    assert engine.build_attributed(spec, version=1) == 48
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT person_key, achieved_at FROM {partitions.leaf_name(goal.pk, 1)} ORDER BY ctid"
+        )
+        written = cursor.fetchall()
+    assert written == sorted(written)

@@ -732,9 +732,15 @@ def _lateral_credit_sql(
         f"c.id, {_touch_sql(spec, 'c')} AS touch_at, c.campaign_id, c.broadcast_id",
     )
     staged = ", ".join(f"s.{c}" for c in columns)
+    # Achievements in person order, whatever the staging's (a sort in the build session's
+    # memory): the walk visits each person's part of the index once, in order, and writes the
+    # result in person order, which its indexes and rollup (sorting by person) find sorted.
+    # On the bench goal (292,000 achievements, two connections) sorting costs 0.05 s and
+    # saves 0.3-0.5 s in those steps (A/B, four runs each).
     sql = (
-        f"SELECT {staged}, b.id, b.touch_at, b.campaign_id, b.broadcast_id FROM {staging} s "
-        f"LEFT JOIN LATERAL ({best}) b ON TRUE WHERE {_shard_sql('s', shard)}"
+        f"SELECT {staged}, b.id, b.touch_at, b.campaign_id, b.broadcast_id FROM "
+        f"(SELECT * FROM {staging} s WHERE {_shard_sql('s', shard)} "
+        f"ORDER BY s.person_key, s.achieved_at) s LEFT JOIN LATERAL ({best}) b ON TRUE"
     )
     return sql, params
 
@@ -770,9 +776,10 @@ ROLLUP_SESSION_SETTINGS = {
 }
 
 
-#: And for the LATERAL join of ``_lateral_credit_sql``: every achievement probes the index
-#: with its own person and time, so memoizing probes (the planner's default) only costs.
-LATERAL_SESSION_SETTINGS = {"jit": "off", "enable_memoize": "off"}
+#: And for the LATERAL join of ``_lateral_credit_sql``, whose sort of the staged rows needs the
+#: memory too: every achievement probes the index with its own person and time, so memoizing
+#: probes (the planner's default) only costs.
+LATERAL_SESSION_SETTINGS = {**BUILD_SESSION_SETTINGS, "enable_memoize": "off"}
 
 
 @contextmanager
@@ -875,12 +882,6 @@ def _stage_events_sql(
     for each local date of the events' span (``_event_span``, joined in as an array). Revenue
     read from an event key is parsed in SQL only when it is a plain amount; other values are
     fetched and decided by ``_revenue`` afterwards.
-
-    Rows are staged in person order (a sort in the build session's memory): attribution then
-    walks each person's part of the message index once and in order, writes the result in
-    person order, and the result's indexes and rollup, which sort by person, find it sorted.
-    On the bench goal (292,000 achievements, two connections) the sort costs 0.05 s and saves
-    0.3-0.5 s in those steps (A/B, four runs each).
     """
     if not span.count:
         return 0
@@ -900,7 +901,7 @@ def _stage_events_sql(
         revenue = f"CASE WHEN {plain} THEN CAST({text} AS NUMERIC) ELSE 0 END"
         missing = f"NOT COALESCE({plain}, FALSE)"
         recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
-    with _build_session(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {staging} (goal_id, version, person_key, person_id, achieved_at, "
             f"local_date, revenue, revenue_missing, trigger_kind, trigger_id, window_start, "
@@ -910,8 +911,7 @@ def _stage_events_sql(
             f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
             f"FROM {events} e WHERE {where}) e "
             f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
-            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE) "
-            f"ORDER BY e.person_key, e.timestamp",
+            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
             [
                 goal.pk, version, *value_params, *where_params, span.days, span.window_starts,
                 spec.tz.key,

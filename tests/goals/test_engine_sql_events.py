@@ -115,8 +115,8 @@ def test_goals_with_conditions_filters_or_array_steps_are_evaluated_in_python(
 
 
 @pytest.mark.postgresql
-def test_sql_staging_writes_the_result_in_person_order(db: None) -> None:
-    """Staged in person order, a result is written in person order: attribution walks each
+def test_a_result_is_written_in_person_order(db: None) -> None:
+    """A result is written in person order, whatever the staging's: attribution walks each
     person's messages once, and the result's indexes and rollup find their input sorted."""
     workspace = services.workspace_create(name="w", time_zone="UTC")
     people = [Person.objects.create(workspace=workspace, identifier=f"p{n}") for n in range(6)]

@@ -8,15 +8,17 @@ takes plain tuples instead and streams them to the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 #: Rows per ``executemany`` on SQLite.
 BATCH_SIZE = 5000
+
+T = TypeVar("T")
 
 
 def _identity(value: Any) -> Any:
@@ -38,8 +40,10 @@ def _to_sqlite_datetime(value: Any) -> Any:
     return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
-def _batches(rows: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    iterator = iter(rows)
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` (a stream) in lists of ``size``, holding one list at a time
+    (``itertools.batched`` from Python 3.12, as lists)."""
+    iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
 
@@ -120,7 +124,7 @@ class RowInserter:
             else:
                 marks = ", ".join(["%s"] * len(convert))
                 sql = f"INSERT INTO {self.table} ({self.columns}) VALUES ({marks})"
-                for batch in _batches(prepared, BATCH_SIZE):
+                for batch in batched(prepared, BATCH_SIZE):
                     cursor.executemany(sql, batch)
                     count += len(batch)
         return count

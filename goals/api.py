@@ -7,7 +7,6 @@ reads. The report endpoint lives in ``goals.report_api``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Prefetch
@@ -27,6 +26,7 @@ from rest_framework.response import Response
 
 from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
+from campaigns.bulk import batched
 from campaigns.filters import StableOrderingFilter
 from campaigns.parsers import JSONParser
 from campaigns.schema import AutoSchema
@@ -144,17 +144,6 @@ class ListSchema(AutoSchema):
     def _get_pagination_parameters(self) -> list[dict[str, Any]]:
         paginator = self._get_paginator()
         return paginator.get_schema_operation_parameters(self.view) if paginator else []
-
-
-def _chunks(goals: Iterator[Goal]) -> Iterator[list[Goal]]:
-    chunk: list[Goal] = []
-    for goal in goals:
-        chunk.append(goal)
-        if len(chunk) == SUMMARY_CSV_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _with_current_status(goal: Goal) -> Goal:
@@ -383,7 +372,7 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
             # Every matching goal, read in chunks (each: the goals, their tags, their money's
             # places), so the queries grow with the goals by chunks, not one by one.
             body = [reports.summary_csv_header()]
-            for chunk in _chunks(goals.iterator(chunk_size=SUMMARY_CSV_CHUNK)):
+            for chunk in batched(goals.iterator(chunk_size=SUMMARY_CSV_CHUNK), SUMMARY_CSV_CHUNK):
                 rows = selectors.goal_summaries(chunk, start=start, end=end)
                 body.append(reports.summary_csv_rows(rows))
             filename = f"goals-summary-{start}-{end}.csv"

@@ -70,7 +70,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns import channels
-from campaigns.bulk import RowInserter
+from campaigns.bulk import RowInserter, batched
 from campaigns.models import (
     Event,
     Message,
@@ -215,18 +215,6 @@ class Trigger:
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _batches(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    """``items`` (a stream) in lists of ``size``, holding one list at a time."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _scoped(qs: QuerySet[Any], person_keys: Sequence[uuid.UUID] | None) -> Iterator[QuerySet[Any]]:
@@ -2005,7 +1993,7 @@ class Received:
         )
 
     def refresh_reach(self) -> None:
-        for ids in _batches(self.message_ids()):
+        for ids in batched(self.message_ids(), CHUNK):
             message_reach_refresh(message_ids=sorted(set(ids)))
 
 

@@ -5,21 +5,12 @@ Built concurrently on PostgreSQL, so a live messages table keeps taking writes w
 built; 0007 then drops the indexes it makes redundant.
 """
 
-import django.db.models.functions.comparison
 from django.db import migrations, models
 
-from campaigns.migration_operations import AddIndexConcurrentlyOnPostgres
-
-
-def _touch(channel: str, delivered: bool) -> models.When:
-    then = (
-        models.F("reached_delivered_at")
-        if delivered
-        else django.db.models.functions.comparison.Coalesce(
-            models.F("reached_sent_at"), models.F("sent_at")
-        )
-    )
-    return models.When(channel=channel, then=then)
+from campaigns.migration_operations import (
+    AddIndexConcurrentlyOnPostgres,
+    default_touch_time_0006,
+)
 
 
 class Migration(migrations.Migration):
@@ -34,16 +25,7 @@ class Migration(migrations.Migration):
             model_name="message",
             index=models.Index(
                 models.F("person_key"),
-                models.Case(
-                    _touch("email", True),
-                    _touch("push", True),
-                    _touch("whatsapp", True),
-                    _touch("sms", True),
-                    _touch("in_app", False),
-                    _touch("webhook", False),
-                    _touch("slack", False),
-                    output_field=models.DateTimeField(),
-                ),
+                default_touch_time_0006(),
                 name="message_person_touch",
             ),
         ),

@@ -9,7 +9,6 @@ The new index is built before the old one is dropped, both concurrently on Postg
 migration is not atomic), so attribution always has one and writes go on.
 """
 
-import django.db.models.functions.comparison
 import django.db.models.functions.text
 from django.db import migrations, models
 
@@ -17,18 +16,8 @@ import campaigns.expressions
 from campaigns.migration_operations import (
     AddIndexConcurrentlyOnPostgres,
     RemoveIndexConcurrentlyOnPostgres,
+    default_touch_time_0006,
 )
-
-
-def _touch(channel: str, delivered: bool) -> models.When:
-    then = (
-        models.F("reached_delivered_at")
-        if delivered
-        else django.db.models.functions.comparison.Coalesce(
-            models.F("reached_sent_at"), models.F("sent_at")
-        )
-    )
-    return models.When(channel=channel, then=then)
 
 
 class Migration(migrations.Migration):
@@ -43,16 +32,7 @@ class Migration(migrations.Migration):
             model_name="message",
             index=models.Index(
                 models.F("person_key"),
-                models.Case(
-                    _touch("email", True),
-                    _touch("push", True),
-                    _touch("whatsapp", True),
-                    _touch("sms", True),
-                    _touch("in_app", False),
-                    _touch("webhook", False),
-                    _touch("slack", False),
-                    output_field=models.DateTimeField(),
-                ),
+                default_touch_time_0006(),
                 models.F("sent_at"),
                 django.db.models.functions.text.Length("client_id"),
                 campaigns.expressions.ByCodePoint("client_id"),

@@ -739,6 +739,21 @@ class _Batch:
         self._store_messages(messages)
         self._store_metrics(metrics)
         self._delete_people(deletes)
+        # The reach these rows imply is derived in their own transaction, not by the task
+        # alone: a goal build that sees the rows must see their reach. Catch-up after a build
+        # re-reads only rows received since the oldest transaction open when it began, and the
+        # task may run minutes later (a queue behind), during a build, on the old result: the
+        # message then never qualified in the new one. Last, after every person lock, in id
+        # order: as a deletion takes them (the person, then their messages).
+        if self.touched.message_ids:
+            if connection.vendor == "postgresql":
+                # The foreign keys are checked at commit, taking their people's key-share
+                # locks then, after these message locks: a deletion holding the person and
+                # waiting for its messages' locks would deadlock with this commit.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            services.message_reach_refresh(message_ids=sorted(self.touched.message_ids))
 
     # --- references -------------------------------------------------------------------------
 
@@ -1159,7 +1174,7 @@ class _Batch:
             self.messages[message.client_id] = message
             self.touched.message_ids.add(message.pk)
         # Metrics that came first waited for these messages (``_keep_pending``); they are
-        # stored now, and the task queued for the new messages derives what they imply.
+        # stored now, and their reach derived with the batch's (``apply``).
         services.pending_metrics_apply(
             workspace_id=self.workspace.pk, client_ids=[m.client_id for m in created]
         )

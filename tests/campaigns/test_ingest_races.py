@@ -123,3 +123,66 @@ def test_a_deletion_while_a_batch_links_to_the_person_leaves_both_done(
     assert response.status_code == 200, response.content
     assert [item["status"] for item in response.json()["results"]] == [201]
     assert Person.objects.get(identifier="ada").key != old_key
+
+
+def test_a_deletion_while_a_batch_derives_its_messages_reach_does_not_deadlock(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A batch derives its messages' reach before it commits, locking them. Its foreign keys
+    were checked at commit, locking its people (key share) only then: a deletion of one of
+    them, holding the person and waiting for their messages, deadlocked with it. The batch's
+    people are locked before its messages now, as the deletion locks them."""
+    ingest_items = [
+        {"type": "message", "id": "m-1", "person": "ada", "channel": "email",
+         "sent_at": "2026-03-01T09:00:00Z"},
+    ]  # fmt: skip
+    assert api.post("/api/v1/batch", {"items": ingest_items}, format="json").status_code == 200
+    real_refresh = services.message_reach_refresh
+    deletion_waits = threading.Event()
+    failures: list[BaseException] = []
+    threads: list[threading.Thread] = []
+
+    def refresh_then_let_a_deletion_in(*, message_ids: Any) -> int:
+        count = real_refresh(message_ids=message_ids)
+        if threads or not connection.in_atomic_block:
+            return count
+
+        def delete() -> None:
+            try:
+                services.person_delete(person=Person.objects.get(identifier="ada"))
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                connection.close()
+
+        threads.append(threading.Thread(target=delete))
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not deletion_waits.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    deletion_waits.set()
+            time.sleep(0.02)
+        return count
+
+    monkeypatch.setattr(services, "message_reach_refresh", refresh_then_let_a_deletion_in)
+    response = api.post(
+        "/api/v1/batch",
+        {
+            "items": [
+                {"type": "metric", "message": "m-1", "metric": "delivered",
+                 "timestamp": "2026-03-01T09:01:00Z"},
+                {"type": "event", "person": "ada", "name": "login"},
+            ]
+        },
+        format="json",
+    )  # fmt: skip
+    threads[0].join(10)
+
+    assert deletion_waits.is_set()  # the deletion waited for the batch
+    assert failures == []
+    assert response.status_code == 200, response.content
+    assert [item["status"] for item in response.json()["results"]] == [201, 201]
+    assert not Person.objects.filter(identifier="ada").exists()  # deleted after the batch
+    assert Message.objects.get(client_id="m-1").reached_delivered_at is not None

@@ -17,11 +17,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaigns.models import Event, Message, MessageMetric, Person, Workspace
+from campaigns import ingestion
+from campaigns.models import Campaign, Event, Message, MessageMetric, Person, Workspace
 from goals import engine
 from goals.models import Achievement, Goal
-from tests.goals.helpers import ingest, make_goal, recompute_now
-from tests.goals.test_engine import event
+from tests.goals.helpers import ingest, make_goal, recompute_now, results
+from tests.goals.test_engine import event, message, metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,3 +182,48 @@ def test_a_large_catch_up_re_evaluates_people_in_bounded_chunks(
     assert sizes == [2, 2, 1]
     goal.refresh_from_db()
     assert Achievement.objects.filter(goal=goal, version=goal.current_version).count() == 5
+
+
+def test_a_metric_whose_task_runs_during_a_build_counts_in_the_new_result(
+    workspace: Workspace, api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message's ``reached_*`` columns were derived by its ingestion task, not by the
+    ingestion. A metric received and committed before a build (a worker behind ingestion by
+    minutes, as under a bulk load), whose task was still queued, was seen by
+    the build without its reach (the message did not qualify); the task then ran during the
+    build, against the old result; and catch-up, which re-reads only rows received since the
+    oldest transaction open when the build began, never looked at it again. The new result
+    left the achievement unattributed for good (a fresh recompute credits the message)."""
+    onboarding = Campaign.objects.create(workspace=workspace, name="Onboarding", status="running")
+    goal = make_goal(workspace, sources=[onboarding])
+    ingest(
+        api,
+        message("m1", "ada", "2026-01-10T09:00:00Z", onboarding),
+        event("ada", "plan_activated", "2026-01-14T10:00:00Z"),
+    )
+    queued: list[Any] = []
+    real_queue = ingestion._queue_processing
+    monkeypatch.setattr(
+        ingestion,
+        "_queue_processing",
+        lambda ws, touched: lambda: queued.append(real_queue(ws, touched)),
+    )
+    ingest(api, metric("m1", "delivered", "2026-01-10T09:01:00Z"))
+    assert len(queued) == 1  # the metric's task waits behind others in the queue
+    # Received before the build, longer ago than any catch-up window reaches (the 30 s margin
+    # on PostgreSQL, the five minutes of ``RECONCILE_OVERLAP`` elsewhere or before).
+    age_received_rows(workspace, engine.RECONCILE_OVERLAP + timedelta(minutes=1))
+    real_build = engine.build_attributed
+
+    def build_then_run_the_task(spec: Any, **kwargs: Any) -> int:
+        count = real_build(spec, **kwargs)
+        queued.pop()()  # runs now (in-process), against the current result: the old one
+        return count
+
+    monkeypatch.setattr(engine, "build_attributed", build_then_run_the_task)
+    goal = recompute_now(goal)
+    monkeypatch.setattr(engine, "build_attributed", real_build)
+
+    achievement = Achievement.objects.get(goal=goal, version=goal.current_version)
+    assert achievement.message is not None and achievement.message.client_id == "m1"
+    assert results(goal) == results(recompute_now(goal))

@@ -529,8 +529,12 @@ def ingest(*, workspace: Workspace, items: Any) -> IngestOutcome:
         for item in valid:
             results[item.index] = None
         try:
+            # Rows are stamped when their attempt begins, not when the request did: catch-up
+            # after a goal build reads rows received since its oldest open transaction began
+            # (``goals.engine.unseen_since``), and a retry may start long after the first try.
+            stamp = now if attempt == 1 else timezone.now()
             with transaction.atomic():
-                _Batch(workspace, now, results, touched).apply(valid)
+                _Batch(workspace, stamp, results, touched).apply(valid)
                 if touched:
                     transaction.on_commit(_queue_processing(workspace.pk, touched))
             break

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaigns import ingestion, services
-from campaigns.models import Message, Person, Workspace
+from campaigns.models import Event, Message, Person, Workspace
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 
@@ -186,3 +188,34 @@ def test_a_deletion_while_a_batch_derives_its_messages_reach_does_not_deadlock(
     assert [item["status"] for item in response.json()["results"]] == [201, 201]
     assert not Person.objects.filter(identifier="ada").exists()  # deleted after the batch
     assert Message.objects.get(client_id="m-1").reached_delivered_at is not None
+
+
+def test_a_retried_batch_stamps_its_rows_when_the_retry_begins(
+    workspace: Workspace, api: APIClient, monkeypatch: Any
+) -> None:
+    """A batch stored again (a person it names was deleted meanwhile) kept the first try's
+    ``received_at``: after a long wait on a lock, its rows looked received before the
+    transaction that stored them began, and a goal build's catch-up could miss them."""
+    clock = [timezone.now()]
+    monkeypatch.setattr(ingestion.timezone, "now", lambda: clock[0])
+    real_apply = ingestion._Batch.apply
+    tries: list[Any] = []
+
+    def apply_deleted_midway_the_first_time(batch: Any, items: Any) -> None:
+        tries.append(batch.now)
+        if len(tries) == 1:
+            clock[0] += timedelta(minutes=2)  # waited on a lock, then lost the person
+            cause = type("ForeignKeyViolation", (Exception,), {"sqlstate": "23503"})()
+            raise IntegrityError("person vanished") from cause
+        real_apply(batch, items)
+
+    monkeypatch.setattr(ingestion._Batch, "apply", apply_deleted_midway_the_first_time)
+    response = api.post(
+        "/api/v1/batch",
+        {"items": [{"type": "event", "person": "ada", "name": "login", "id": "e1"}]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert tries == [tries[0], tries[0] + timedelta(minutes=2)]
+    assert Event.objects.get(client_id="e1").received_at == tries[1]

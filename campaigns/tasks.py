@@ -22,9 +22,10 @@ def process_ingested(
     ``message_ids`` are messages created or given a metric; the other lists are the rows the
     request stored (events, segment membership changes, attribute snapshots), and
     ``pending_client_ids`` the client ids of messages not stored yet that metrics were kept
-    for. The messages' reached columns are refreshed first, in the same task, so goal
-    evaluation sees them. Every step re-derives from stored rows, so a retry or a duplicate
-    delivery changes nothing. Returns how many goals were re-evaluated.
+    for. The request refreshed its messages' reached columns; the task refreshes those of
+    messages whose waiting metrics it moves, before goal evaluation reads them. Every step
+    re-derives from stored rows, so a retry or a duplicate delivery changes nothing. Returns
+    how many goals were re-evaluated.
     """
     from goals import engine  # goals builds on campaigns; the import stays one-way at load
 
@@ -36,8 +37,10 @@ def process_ingested(
         message_ids=message_ids or [],
         client_ids=pending_client_ids or [],
     )
+    # The request derived its own messages' reach before it committed (``ingestion``); the
+    # metrics moved here are new to theirs.
+    services.message_reach_refresh(message_ids=sorted(moved))
     message_ids = sorted({*(message_ids or []), *moved})
-    services.message_reach_refresh(message_ids=message_ids)
     return engine.process_ingested(
         workspace_id=workspace_id,
         message_ids=message_ids,

@@ -1954,11 +1954,14 @@ def unseen_since() -> datetime:
     if connection.vendor != "postgresql":
         return timezone.now() - RECONCILE_OVERLAP
     with connection.cursor() as cursor:
-        # A session of another role without the privilege shows no state and no start.
+        # A session of another role, without the privilege, shows neither its kind, its state
+        # nor its start.
         cursor.execute(
-            "SELECT clock_timestamp(), MIN(xact_start), COUNT(*) FILTER (WHERE state IS NULL) "
+            "SELECT clock_timestamp(), "
+            "MIN(xact_start) FILTER (WHERE backend_type = 'client backend'), "
+            "COUNT(*) FILTER (WHERE backend_type IS NULL AND state IS NULL) "
             "FROM pg_stat_activity WHERE datname = current_database() "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            "AND pid <> pg_backend_pid()"
         )
         now, oldest, hidden = cursor.fetchone()
     if hidden:

@@ -227,3 +227,30 @@ def test_a_metric_whose_task_runs_during_a_build_counts_in_the_new_result(
     achievement = Achievement.objects.get(goal=goal, version=goal.current_version)
     assert achievement.message is not None and achievement.message.client_id == "m1"
     assert results(goal) == results(recompute_now(goal))
+
+
+@pytest.mark.postgresql
+def test_unseen_since_looks_back_the_whole_overlap_when_a_session_is_hidden_from_it() -> None:
+    """PostgreSQL hides another role's sessions (kind, state, start) from a role without
+    ``pg_read_all_stats``: such a session may be an ingestion in flight, so the whole overlap
+    is read again rather than none of it."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS goals_test_unprivileged")
+        cursor.execute("CREATE ROLE goals_test_unprivileged")
+    other = connection.copy()  # the superuser's: hidden from the role
+    try:
+        with other.cursor() as theirs, connection.cursor() as mine:
+            theirs.execute("BEGIN")
+            theirs.execute("SELECT 1")
+            mine.execute("SET ROLE goals_test_unprivileged")
+            try:
+                before = clock()
+                since = engine.unseen_since()
+            finally:
+                mine.execute("RESET ROLE")
+            theirs.execute("ROLLBACK")
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP ROLE IF EXISTS goals_test_unprivileged")
+    assert since <= before - engine.RECONCILE_OVERLAP + timedelta(seconds=1)

@@ -250,6 +250,14 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # --- writes --------------------------------------------------------------------------
 
+    @staticmethod
+    def save_changed(obj: models.Model, form: Any, *also: str) -> None:
+        """Save only the fields the form changed (and ``also``): a full save would write back
+        columns read when the form was shown (a soft delete, a revocation, a recompute's
+        result version) and undo a change made to them meanwhile."""
+        concrete = {f.name for f in obj._meta.concrete_fields}
+        obj.save(update_fields=[*(f for f in form.changed_data if f in concrete), *also])
+
     def check_writable(self, request: HttpRequest, objs: Iterable[models.Model]) -> None:
         """Defence in depth behind the form's choices: refuse rows of read-only workspaces."""
         if request.user.is_superuser:
@@ -440,10 +448,8 @@ class SoftDeleteAdmin(WorkspaceScopedAdmin):
         if not change:
             obj.save()
             return
-        # Save only what the form changed: a full save would write back the `deleted_at` read
-        # when the form was shown and undo a soft delete made in the meantime.
-        concrete = {f.name for f in obj._meta.concrete_fields}
-        obj.save(update_fields=[*(f for f in form.changed_data if f in concrete), "updated_at"])
+        # Not `deleted_at`, read when the form was shown: a soft delete made meanwhile stays.
+        self.save_changed(obj, form, "updated_at")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self.check_writable(request, [obj])
@@ -665,8 +671,7 @@ class ApiTokenAdmin(WorkspaceScopedAdmin):
             # Only what the form changed (name, role): a full save would write back the
             # `revoked_at` read when the form was posted and undo a revocation made meanwhile.
             self.check_writable(request, [obj])
-            concrete = {f.name for f in obj._meta.concrete_fields}
-            obj.save(update_fields=[f for f in form.changed_data if f in concrete])
+            self.save_changed(obj, form)
             return
         secret = obj.set_new_secret()
         obj.created_by = request.user

@@ -98,8 +98,7 @@ class GoalAdmin(WorkspaceScopedAdmin):
         posted, undoing a recompute that switched in its result meanwhile."""
         self.check_writable(request, [obj])
         obj.updated_at = timezone.now()
-        concrete = {f.name for f in obj._meta.concrete_fields}
-        obj.save(update_fields=[*(f for f in form.changed_data if f in concrete), "updated_at"])
+        self.save_changed(obj, form, "updated_at")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         self.check_writable(request, [obj])

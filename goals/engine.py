@@ -859,26 +859,25 @@ def _event_span(spec: GoalSpec) -> _EventSpan:
     return _EventSpan(count, days, starts)
 
 
-def _stage_events_sql(
-    spec: GoalSpec, *, version: int, staging: str, span: _EventSpan, shard: Shard = None
-) -> int:
-    """Stage a simple event goal's achievements (of the people of ``shard``) with one
-    INSERT ... SELECT (see ``_events_in_sql``): the same rows ``evaluate`` makes, without a
-    round trip per event. ``staging`` has a ``recheck`` column.
+def _events_staged_sql(
+    spec: GoalSpec, *, version: int, span: _EventSpan, shard: Shard = None
+) -> tuple[str, list[Any]]:
+    """A simple event goal's achievements (of the people of ``shard``, see ``_events_in_sql``)
+    as one SELECT of the staged columns (``BUILD_FIELDS`` less the credit) plus ``recheck``
+    and ``v``: the same rows ``evaluate`` makes, without a round trip per event.
 
     Local dates come from PostgreSQL's time zone data; window starts from ``spec.window_start``
     for each local date of the events' span (``_event_span``, joined in as an array). Revenue
-    read from an event key is parsed in SQL only when it is a plain amount; other values are
-    fetched and decided by ``_revenue`` afterwards.
+    read from an event key is parsed in SQL only when it is a plain amount; a row whose value
+    is a number or string of any other form has ``recheck`` set and its raw value in ``v``,
+    for ``_recheck_revenue`` to decide in Python.
     """
-    if not span.count:
-        return 0
     goal, events = spec.goal, Event._meta.db_table
     where, where_params = _event_filter(spec)
     where += f" AND {_shard_sql('e', shard)}"
     key = goal.impact_event_key if goal.impact_currency and goal.impact_static is None else ""
     revenue, missing, recheck = "0", "FALSE", "FALSE"
-    value, value_params = "NULL", []
+    value, value_params = "NULL::jsonb", []
     if goal.impact_currency and goal.impact_static is not None:
         revenue = f"CAST('{Decimal(goal.impact_static)}' AS NUMERIC)"  # a Decimal: no quotes inside
     elif key:
@@ -889,113 +888,74 @@ def _stage_events_sql(
         revenue = f"CASE WHEN {plain} THEN CAST({text} AS NUMERIC) ELSE 0 END"
         missing = f"NOT COALESCE({plain}, FALSE)"
         recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
+    sql = (
+        f"SELECT %s AS goal_id, %s AS version, e.person_key, e.person_id, "
+        f"e.timestamp AS achieved_at, w.local_date, {revenue} AS revenue, "
+        f"{missing} AS revenue_missing, '{TriggerKind.EVENT.value}' AS trigger_kind, "
+        f"e.id AS trigger_id, w.window_start, {recheck} AS recheck, e.v "
+        f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
+        f"FROM {events} e WHERE {where}) e "
+        f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
+        f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)"
+    )
+    params = [
+        goal.pk,
+        version,
+        *value_params,
+        *where_params,
+        span.days,
+        span.window_starts,
+        spec.tz.key,
+    ]
+    return sql, params
+
+
+def _recheck_revenue(table: str, found: str | list[Any] | None) -> None:
+    """Decide in Python (``_amount``) the revenue of the rows of ``table`` whose event value
+    is not a plain amount ("1e3", " 5", 0.1234567, "n/a"): ``found`` is the JSON array of
+    ``[event id, value]`` pairs the build collected (``_events_staged_sql``'s ``recheck``)."""
+    pairs = json.loads(found) if isinstance(found, str) else found or []
+    if not pairs:
+        return
+    ids, amounts, missings = [], [], []
+    for event_id, raw in pairs:
+        amount, absent = _amount(raw)
+        ids.append(event_id)
+        amounts.append(amount)
+        missings.append(absent)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {staging} (goal_id, version, person_key, person_id, achieved_at, "
-            f"local_date, revenue, revenue_missing, trigger_kind, trigger_id, window_start, "
-            f"recheck) "
-            f"SELECT %s, %s, e.person_key, e.person_id, e.timestamp, w.local_date, "
-            f"{revenue}, {missing}, '{TriggerKind.EVENT.value}', e.id, w.window_start, {recheck} "
-            f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
-            f"FROM {events} e WHERE {where}) e "
-            f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
-            f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)",
-            [
-                goal.pk, version, *value_params, *where_params, span.days, span.window_starts,
-                spec.tz.key,
-            ],
-        )  # fmt: skip
-        count = cursor.rowcount
-        if key:
-            # Values that are not plain amounts ("1e3", " 5", 0.1234567, "n/a"): Python decides.
-            cursor.execute(
-                f"SELECT s.trigger_id, e.data #> %s FROM {staging} s JOIN {events} e "
-                f"ON e.id = s.trigger_id WHERE s.recheck AND {_shard_sql('s', shard)}",
-                value_params,
-            )
-            ids, amounts, missings = [], [], []
-            for event_id, raw in cursor.fetchall():
-                # Django reads jsonb as text (its JSONField decodes); decode it the same way.
-                amount, absent = _amount(None if raw is None else json.loads(raw))
-                ids.append(event_id)
-                amounts.append(amount)
-                missings.append(absent)
-            if ids:
-                cursor.execute(
-                    f"UPDATE {staging} s SET revenue = f.amount, revenue_missing = f.missing "
-                    f"FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[]) "
-                    f"AS f(id, amount, missing) WHERE s.trigger_id = f.id",
-                    [ids, amounts, missings],
-                )
-    return count
+            f"UPDATE {table} s SET revenue = f.amount, revenue_missing = f.missing "
+            f"FROM unnest(%s::bigint[], %s::numeric[], %s::boolean[]) AS f(id, amount, missing) "
+            f"WHERE s.trigger_id = f.id",
+            [ids, amounts, missings],
+        )
 
 
 def build_attributed(
     spec: GoalSpec, *, version: int, rows: Iterable[list[Row]] | None = None
 ) -> int:
-    """Write a new version's achievements already attributed: they are staged in a scratch
-    table, then copied across with their credit computed on the way (``_credit_sql``), so
-    each achievement is written once.
+    """Write a new version's achievements already attributed, each written once with its
+    credit computed on the way (``_credit_sql``); returns how many.
 
-    ``rows`` (from ``evaluate``) are streamed in (COPY on PostgreSQL); without them the goal
-    is evaluated here: in one INSERT ... SELECT when ``_events_in_sql`` allows, else by
-    ``evaluate``. A large build on PostgreSQL attributes its people in shares, each on its
-    own connection at the same time (``_shards``)."""
-    staging = f"goals_stage_{spec.goal.pk}_{version}"
+    Without ``rows`` the goal is evaluated here: by one statement per share of people when
+    ``_events_in_sql`` allows (``_build_from_events``), else by ``evaluate``. ``rows`` (from
+    ``evaluate``) are staged in a scratch table first (``_build_from_rows``). A large build on
+    PostgreSQL handles its people in shares, each on its own connection at the same time
+    (``_shards``)."""
     # PostgreSQL: the rows go to a new table of their own, indexed and attached as the
     # result's partition once written (``goals.partitions``).
     partitioned = connection.vendor == "postgresql"
-    achievements = Achievement._meta.db_table
-    columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
-    column_list = ", ".join(columns)
-    # PostgreSQL: an unlogged table, which the shards' connections can read (a temporary
-    # one is private to its connection); neither writes the write-ahead log.
-    scratch = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
-    in_sql = rows is None and _events_in_sql(spec)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
-        cursor.execute(
-            f"CREATE {scratch} TABLE {staging} AS SELECT {column_list}"
-            f"{', CAST(NULL AS BOOLEAN) AS recheck' if in_sql else ''} FROM {achievements}"
-            " WHERE 1 = 0"
-        )
+    target = (
+        partitions.create_leaf(spec.goal.pk, version) if partitioned else Achievement._meta.db_table
+    )
     try:
-        target = partitions.create_leaf(spec.goal.pk, version) if partitioned else achievements
         clock = time.perf_counter()
-        if in_sql:
-            span = _event_span(spec)
-            shards = _shards(span.count)
-            count = sum(
-                _on_shards(
-                    shards,
-                    lambda shard: _stage_events_sql(
-                        spec, version=version, staging=staging, span=span, shard=shard
-                    ),
-                )
-            )
+        if rows is None and _events_in_sql(spec):
+            count, shards = _build_from_events(spec, version=version, target=target)
         else:
-            inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
             chunks = evaluate(spec, version=version) if rows is None else rows
-            count = sum(inserter.insert(chunk) for chunk in chunks)
-            shards = _shards(count)
-        staged_in = time.perf_counter() - clock
-        if connection.vendor == "postgresql":
-            # Fresh tables have no statistics yet; without them the planner assumes a few
-            # hundred rows and probes messages person by person.
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {staging}")
-
-        def attribute_share(shard: Shard) -> None:
-            credited, params, session = _credit_sql(spec, staging, columns, shard=shard)
-            with _build_session(session), connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {target} ({column_list}, "
-                    f"{', '.join(ATTRIBUTION_COLUMNS)}) {credited}",
-                    params,
-                )
-
-        clock = time.perf_counter()
-        _on_shards(shards, attribute_share)
+            count, shards = _build_from_rows(spec, version=version, target=target, rows=chunks)
         stored_in = time.perf_counter() - clock
         clock = time.perf_counter()
         if partitioned:
@@ -1010,19 +970,93 @@ def build_attributed(
             _on_shards(min(shards, len(indexes.creates)), build_indexes)
             partitions.attach_leaf(spec.goal.pk, version, indexes)
         logger.info(
-            "goal %s version %s: evaluated and staged %s rows in %.2fs, attributed and stored "
-            "them in %.2fs on %s connection(s), indexed and attached them in %.2fs",
-            spec.goal.pk, version, count, staged_in, stored_in, shards,
-            time.perf_counter() - clock,
+            "goal %s version %s: evaluated, attributed and stored %s rows in %.2fs on %s "
+            "connection(s), indexed and attached them in %.2fs",
+            spec.goal.pk, version, count, stored_in, shards, time.perf_counter() - clock,
         )  # fmt: skip
     except BaseException:
         if partitioned:
             partitions.drop_result(spec.goal.pk, version)
         raise
+    return count
+
+
+def _credited_columns() -> tuple[list[str], str]:
+    """The columns a build writes (``BUILD_FIELDS``, then ``ATTRIBUTION_COLUMNS``): the staged
+    ones, and the INSERT's column list."""
+    columns = [Achievement._meta.get_field(f).column or f for f in BUILD_FIELDS]  # type: ignore[union-attr]
+    return columns, ", ".join([*columns, *ATTRIBUTION_COLUMNS])
+
+
+def _build_from_events(spec: GoalSpec, *, version: int, target: str) -> tuple[int, int]:
+    """Write a simple event goal's achievements (``_events_in_sql``) into ``target`` with one
+    statement per share of people: the events are selected (``_events_staged_sql``) into a
+    CTE the credit is computed from, so nothing is staged in a table, analyzed and read back
+    (on the bench goal, 292,000 achievements on two connections: 1.2 s against 1.7 s).
+    Returns the number of rows and of shares."""
+    span = _event_span(spec)
+    if not span.count:
+        return 0, 1
+    columns, insert_columns = _credited_columns()
+
+    def share(shard: Shard) -> int:
+        staged, staged_params = _events_staged_sql(spec, version=version, span=span, shard=shard)
+        credited, params, session = _credit_sql(spec, "staged", columns, shard=shard)
+        with _build_session(session), connection.cursor() as cursor:
+            # A data-modifying WITH runs to completion whether or not it is read; "staged"
+            # is computed once for both of its readers.
+            cursor.execute(
+                f"WITH staged AS MATERIALIZED ({staged}), "
+                f"written AS (INSERT INTO {target} ({insert_columns}) {credited}) "
+                f"SELECT COUNT(*), jsonb_agg(jsonb_build_array(s.trigger_id, s.v)) "
+                f"FILTER (WHERE s.recheck) FROM staged s",
+                [*staged_params, *params],
+            )
+            count, recheck = cursor.fetchone()
+        _recheck_revenue(target, recheck)
+        return int(count)
+
+    shards = _shards(span.count)
+    return sum(_on_shards(shards, share)), shards
+
+
+def _build_from_rows(
+    spec: GoalSpec, *, version: int, target: str, rows: Iterable[list[Row]]
+) -> tuple[int, int]:
+    """Write evaluated ``rows`` into ``target`` with their credit: staged in a scratch table
+    (COPY on PostgreSQL), then copied across by share of people. Returns the number of rows
+    and of shares."""
+    staging = f"goals_stage_{spec.goal.pk}_{version}"
+    columns, insert_columns = _credited_columns()
+    # PostgreSQL: an unlogged table, which the shards' connections can read (a temporary
+    # one is private to its connection); neither writes the write-ahead log.
+    scratch = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+        cursor.execute(
+            f"CREATE {scratch} TABLE {staging} AS SELECT {', '.join(columns)} "
+            f"FROM {Achievement._meta.db_table} WHERE 1 = 0"
+        )
+    try:
+        inserter = RowInserter(Achievement, BUILD_FIELDS, table=staging)
+        count = sum(inserter.insert(chunk) for chunk in rows)
+        if connection.vendor == "postgresql":
+            # Fresh tables have no statistics yet; without them the planner assumes a few
+            # hundred rows and probes messages person by person.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {staging}")
+
+        def share(shard: Shard) -> None:
+            credited, params, session = _credit_sql(spec, staging, columns, shard=shard)
+            with _build_session(session), connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {target} ({insert_columns}) {credited}", params)
+
+        shards = _shards(count)
+        _on_shards(shards, share)
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {staging}")
-    return count
+    return count, shards
 
 
 #: ``(index, count)``: the share of a build's people one connection handles (None: everyone).

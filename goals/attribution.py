@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from campaigns import channels
 
@@ -106,9 +106,14 @@ def window_start(achieved_at: datetime, *, window_days: int, tz: tzinfo) -> date
     inside the window does not shift it. Where local midnight does not exist (a zone that
     springs forward at 00:00) the day starts at the first instant that does.
     """
-    local_date = achieved_at.astimezone(tz).date() - timedelta(days=window_days)
-    naive_midnight = datetime.combine(local_date, time(0))
-    return naive_midnight.replace(tzinfo=tz)
+    return day_start(achieved_at.astimezone(tz).date() - timedelta(days=window_days), tz)
+
+
+def day_start(local_date: date, tz: tzinfo) -> datetime:
+    """The first instant of ``local_date`` in ``tz``: its local midnight, or where that does
+    not exist (a zone that springs forward at 00:00) the transition itself, which the first
+    fold of a missing time stands for (PEP 495)."""
+    return datetime.combine(local_date, time(0)).replace(tzinfo=tz)
 
 
 def attribute(

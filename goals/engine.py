@@ -819,11 +819,12 @@ def _events_in_sql(spec: GoalSpec) -> bool:
 @dataclass(frozen=True)
 class _EventSpan:
     """A simple event goal's trigger events: how many (counted up to ``SHARD_MIN_ROWS``: all a
-    build needs to know), and the window start of each local day from the first one's to the
-    last one's."""
+    build needs to know), and for each local day from the first one's to the last one's: the
+    day, its first instant and its achievements' window start."""
 
     count: int
     days: list[date]
+    day_starts: list[datetime]
     window_starts: list[datetime]
 
 
@@ -847,16 +848,17 @@ def _event_span(spec: GoalSpec) -> _EventSpan:
         )
         count, first, last = cursor.fetchone()
     if not count:
-        return _EventSpan(0, [], [])
+        return _EventSpan(0, [], [], [])
     day, last_day = first.astimezone(spec.tz).date(), last.astimezone(spec.tz).date()
-    days, starts = [], []
+    days, day_starts, window_starts = [], [], []
     while day <= last_day:
         days.append(day)
+        day_starts.append(attribution.day_start(day, spec.tz))
         # Noon of the day has the day's local date in every zone.
         noon = datetime.combine(day, datetime.min.time().replace(hour=12), tzinfo=spec.tz)
-        starts.append(spec.window_start(noon))
+        window_starts.append(spec.window_start(noon))
         day += timedelta(days=1)
-    return _EventSpan(count, days, starts)
+    return _EventSpan(count, days, day_starts, window_starts)
 
 
 def _events_staged_sql(
@@ -866,8 +868,11 @@ def _events_staged_sql(
     as one SELECT of the staged columns (``BUILD_FIELDS`` less the credit) plus ``recheck``
     and ``v``: the same rows ``evaluate`` makes, without a round trip per event.
 
-    Local dates come from PostgreSQL's time zone data; window starts from ``spec.window_start``
-    for each local date of the events' span (``_event_span``, joined in as an array). Revenue
+    An event's local day is found among the first instants of the span's days
+    (``_event_span``, Python's time zone data, as ``evaluate`` reads them) by ``width_bucket``,
+    a binary search, which also indexes the day's window start: converting every event's time
+    to the zone and joining the days on the date cost twice as much (0.23 s against 0.13 s of
+    CPU for 145,000 events), and the day starts are right across DST changes at midnight. Revenue
     read from an event key is parsed in SQL only when it is a plain amount; a row whose value
     is a number or string of any other form has ``recheck`` set and its raw value in ``v``,
     for ``_recheck_revenue`` to decide in Python.
@@ -890,23 +895,16 @@ def _events_staged_sql(
         recheck = f"COALESCE({kinds} AND NOT {plain}, FALSE)"
     sql = (
         f"SELECT %s AS goal_id, %s AS version, e.person_key, e.person_id, "
-        f"e.timestamp AS achieved_at, w.local_date, {revenue} AS revenue, "
+        f"e.timestamp AS achieved_at, (%s::date[])[e.day] AS local_date, {revenue} AS revenue, "
         f"{missing} AS revenue_missing, '{TriggerKind.EVENT.value}' AS trigger_kind, "
-        f"e.id AS trigger_id, w.window_start, {recheck} AS recheck, e.v "
-        f"FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v "
-        f"FROM {events} e WHERE {where}) e "
-        f"JOIN unnest(%s::date[], %s::timestamptz[]) AS w(local_date, window_start) "
-        f"ON w.local_date = CAST(e.timestamp AT TIME ZONE %s AS DATE)"
+        f"e.id AS trigger_id, (%s::timestamptz[])[e.day] AS window_start, {recheck} AS recheck, "
+        f"e.v FROM (SELECT e.id, e.person_key, e.person_id, e.timestamp, {value} AS v, "
+        f"width_bucket(e.timestamp, %s::timestamptz[]) AS day FROM {events} e WHERE {where}) e"
     )
     params = [
-        goal.pk,
-        version,
-        *value_params,
+        goal.pk, version, span.days, span.window_starts, *value_params, span.day_starts,
         *where_params,
-        span.days,
-        span.window_starts,
-        spec.tz.key,
-    ]
+    ]  # fmt: skip
     return sql, params
 
 

@@ -144,3 +144,47 @@ def test_a_result_is_written_in_person_order(db: None) -> None:
         )
         written = cursor.fetchall()
     assert written == sorted(written)
+
+
+@pytest.mark.parametrize(
+    ("zone", "around"),
+    [
+        ("America/Santiago", datetime(2026, 9, 6, 4, tzinfo=UTC)),  # 00:00 is skipped
+        ("America/Santiago", datetime(2026, 4, 5, 3, tzinfo=UTC)),  # 23:00-24:00 twice
+        ("America/Havana", datetime(2026, 3, 8, 5, tzinfo=UTC)),  # 00:00 is skipped
+        ("Europe/Berlin", datetime(2026, 10, 25, 1, tzinfo=UTC)),  # 02:00-03:00 twice
+    ],
+)
+@pytest.mark.parametrize("window_days", [0, 1])
+def test_sql_staging_finds_local_days_across_dst_changes_at_midnight(
+    db: None, zone: str, around: datetime, window_days: int
+) -> None:
+    """The SQL build finds each event's local day (and its window start) among the days'
+    first instants; where a DST change falls at midnight, the day begins at the change. Every
+    half hour for three days around the change: the same rows as ``evaluate``, and the local
+    day is the event's own."""
+    workspace = services.workspace_create(name="w", time_zone=zone)
+    ana = Person.objects.create(workspace=workspace, identifier="ana")
+    times = [around + timedelta(minutes=30 * n) for n in range(-72, 73)]
+    offsets = {t.astimezone(workspace.tz).utcoffset() for t in times}
+    assert len(offsets) == 2  # the change is inside
+    Event.objects.bulk_create(
+        Event(workspace=workspace, person=ana, person_key=ana.key, name="paid", timestamp=t)
+        for t in times
+    )
+    goal = Goal.objects.create(
+        workspace=workspace,
+        name="g",
+        criteria={"trigger": {"type": "event", "name": "paid"}, "filters": []},
+        window_days=window_days,
+    )
+    spec = engine.GoalSpec.load(Goal.objects.select_related("workspace").get(pk=goal.pk))
+
+    assert engine.build_attributed(spec, version=1) == len(times)
+    engine.build_attributed(spec, version=2, rows=engine.evaluate(spec, version=2))
+
+    assert rows(goal, 1) == rows(goal, 2)
+    for achieved_at, local_date in Achievement.objects.filter(goal=goal, version=1).values_list(
+        "achieved_at", "local_date"
+    ):
+        assert local_date == achieved_at.astimezone(workspace.tz).date()

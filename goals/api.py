@@ -307,8 +307,9 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         if not query.is_valid():
             raise serializers.ValidationError(form_errors(query))
         rows = selectors.achievement_list(goal=goal, **query.selector_arguments())
-        page = self.paginate_queryset(rows)
-        assert page is not None
+        ids = self.paginate_queryset(rows.values_list("pk", flat=True))
+        assert ids is not None
+        page = selectors.achievements_with_credit(goal=goal, ids=ids)
         body = AchievementSerializer(page, many=True, context={"goal": goal}).data
         return self.get_paginated_response(body)
 

@@ -248,9 +248,9 @@ class Achievement(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["goal", "version", "local_date", "person_key"], name="ach_goal_day_person"
-            ),
+            # The achievement list's order: a page is read from it, and a date range is
+            # bounded by time (``selectors.achievement_list``).
+            models.Index(fields=["goal", "version", "achieved_at", "id"], name="ach_goal_time"),
         ]
 
     def __str__(self) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
-from datetime import date
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from taggit.models import TaggedItem
 
 from campaigns.errors import NotFound
 from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign, CampaignStatus
+from goals.attribution import day_start
 from goals.criteria import SourceRef
 from goals.currencies import money_places
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
@@ -200,8 +201,9 @@ def achievement_list(
 
     ``start`` / ``end`` are inclusive local dates (the workspace's calendar); ``source`` is a
     ("campaign" | "broadcast", id) the achievement was credited to; ``attributed`` keeps the
-    credited (True) or the unattributed (False) ones. The person, message and source come in
-    the same query.
+    credited (True) or the unattributed (False) ones. Only the achievements' own columns: a
+    page of them is fetched with its person, message and source by ``achievements_with_credit``
+    (joining them to every row of a large goal before sorting took seconds).
 
     A ``source`` that is not one of the goal's workspace's campaigns or broadcasts (deleted
     ones included: they keep their history) is ``NotFound`` naming ``source``, as the object
@@ -212,19 +214,41 @@ def achievement_list(
         model = Campaign if kind == "campaign" else Broadcast
         if not model.objects.in_workspace(goal.workspace).filter(pk=pk).exists():
             raise NotFound({"source": [f"no {kind} with id {pk} in this workspace"]})
-    rows = Achievement.objects.filter(goal=goal, version=goal.current_version).select_related(
-        "person", "message", "source_campaign", "source_broadcast"
-    )
+    rows = Achievement.objects.filter(goal=goal, version=goal.current_version)
     if start is not None:
         rows = rows.filter(local_date__gte=start)
+        if start > date.min + DAY_SLACK:
+            after = day_start(start, goal.workspace.tz) - DAY_SLACK
+            rows = rows.filter(achieved_at__gte=after)
     if end is not None:
         rows = rows.filter(local_date__lte=end)
+        if end < date.max - DAY_SLACK:
+            before = day_start(end + timedelta(days=1), goal.workspace.tz) + DAY_SLACK
+            rows = rows.filter(achieved_at__lt=before)
     if source is not None:
         kind, pk = source
         rows = rows.filter(**{f"source_{kind}_id": pk})
     if attributed is not None:
         rows = rows.filter(message__isnull=not attributed)
     return rows.order_by("achieved_at", "id")
+
+
+#: The local dates of a result were computed in the workspace's zone when it was built, and a
+#: zone change recomputes it: until then they may be another zone's, at most 26 hours apart.
+#: ``achievement_list`` bounds the time by the range widened by this much (the time index
+#: finds those rows; the dates then decide).
+DAY_SLACK = timedelta(days=2)
+
+
+def achievements_with_credit(*, goal: Goal, ids: Sequence[int]) -> list[Achievement]:
+    """The achievements ``ids`` of ``goal``'s current result (a page of ``achievement_list``),
+    in that order, with their person, message and source, in one query."""
+    found = (
+        Achievement.objects.filter(goal=goal, version=goal.current_version)
+        .select_related("person", "message", "source_campaign", "source_broadcast")
+        .in_bulk(ids)
+    )
+    return [found[pk] for pk in ids if pk in found]
 
 
 # --- the goal page: what a goal's criteria refer to ---------------------------------------------

@@ -14,7 +14,7 @@ from goals import partitions
 from goals.models import Goal
 
 
-def test_it_measures_both_recomputes_and_the_reports(db: Any) -> None:
+def test_it_measures_both_recomputes_the_reports_and_the_achievement_list(db: Any) -> None:
     call_command("seed_demo", "--people", "60", "--days", "30", "--no-goals", stdout=StringIO())
     tables = set(partitions.leaves()) if connection.vendor == "postgresql" else set()
     out = StringIO()
@@ -28,6 +28,8 @@ def test_it_measures_both_recomputes_and_the_reports(db: Any) -> None:
     assert achievements[0] == achievements[1] > 0  # every person signed up once
     assert any(line.startswith("report 30 days: median") for line in lines)
     assert any(line.startswith("report 90 days: median") for line in lines)
+    assert any(line.startswith("achievement list, first page of 50: median") for line in lines)
+    assert any(line.startswith("achievement list, last page of 500: median") for line in lines)
     assert not Goal.objects.exists()
     if connection.vendor == "postgresql":  # its result tables went with it
         assert set(partitions.leaves()) == tables

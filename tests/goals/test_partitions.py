@@ -198,3 +198,24 @@ def test_attaching_a_result_table_skips_checking_every_row(workspace: Workspace)
         raw.remove_notice_handler(heard)
         partitions.drop_result(goal.pk, 7)
     assert f'partition constraint for table "{leaf}" is implied by existing constraints' in notices
+
+
+@pytest.mark.postgresql
+def test_a_new_result_table_is_analyzed_before_readers_see_it(
+    workspace: Workspace, api: APIClient
+) -> None:
+    """Without statistics the planner takes a large result for a few rows and sorts all of
+    them for a page of the achievement list; autovacuum may be minutes away, or off."""
+    goal = make_goal(workspace, compute=False)
+    ingest(
+        api, *(event(f"p{n}", "plan_activated", f"2026-03-04T10:{n:02d}:00Z") for n in range(40))
+    )
+    goal = recompute_now(goal)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.reltuples, (SELECT COUNT(*) FROM pg_stats s WHERE s.tablename = c.relname "
+            "AND s.attname = 'achieved_at') FROM pg_class c WHERE c.relname = %s",
+            [partitions.leaf_name(goal.pk, goal.current_version)],
+        )
+        rows, achieved_at_stats = cursor.fetchone()
+    assert (rows, achieved_at_stats) == (40, 1)

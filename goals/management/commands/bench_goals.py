@@ -7,8 +7,9 @@ and newsletter of the workspace as a source), then measures:
   also drops the previous version): wall time, SQL queries issued on this connection (a large
   build also runs its shares' statements on ``GOALS_BUILD_CONNECTIONS`` connections), peak
   memory of this process (the worker's work runs here), achievements made;
-* the report API for the last 30 and 90 days: median and p95 of ``--calls`` requests through
-  Django's full request stack.
+* the report API for the last 30 and 90 days, and the achievement list's first page (of 50)
+  and last page (of 500): median and p95 of ``--calls`` requests through Django's full
+  request stack.
 
 The goal is deleted afterwards unless ``--keep``.
 """
@@ -111,5 +112,22 @@ class Command(BaseCommand):
                     if response.status_code != 200:
                         raise CommandError(f"report failed: {response.status_code}")
                 self.stdout.write(f"report {days} days: {summary(timings)} over {calls} calls")
+            count = Achievement.objects.filter(goal=goal, version=goal.current_version).count()
+            last = max(1, -(-count // 500))
+            for label, query in (
+                ("first page of 50", "page_size=50"),
+                ("last page of 500", f"page_size=500&page={last}"),
+            ):
+                url = f"/api/v1/goals/{goal.pk}/achievements?{query}"
+                timings = []
+                for _ in range(calls):
+                    began = time.perf_counter()
+                    response = client.get(url)
+                    timings.append((time.perf_counter() - began) * 1000)
+                    if response.status_code != 200:
+                        raise CommandError(f"achievement list failed: {response.status_code}")
+                self.stdout.write(
+                    f"achievement list, {label}: {summary(timings)} over {calls} calls"
+                )
         finally:
             workspace.api_tokens.filter(name="bench").delete()

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import override_settings
 
 from campaigns import services
-from campaigns.models import Event, Person
+from campaigns.models import Event, Person, Workspace
 from goals import engine, partitions
 from goals.models import Achievement, Goal
 
@@ -36,6 +36,17 @@ def rows(goal: Goal, version: int) -> list[tuple[Any, ...]]:
             *(Achievement._meta.get_field(f).attname for f in fields)  # type: ignore[union-attr]
         )
     )
+
+
+def paid_goal(workspace: Workspace, **fields: Any) -> tuple[Goal, engine.GoalSpec]:
+    """A simple event goal on "paid" (``_events_in_sql`` on PostgreSQL), and its spec."""
+    goal = Goal.objects.create(
+        workspace=workspace,
+        name="g",
+        criteria={"trigger": {"type": "event", "name": "paid"}, "filters": []},
+        **fields,
+    )
+    return goal, engine.GoalSpec.load(Goal.objects.select_related("workspace").get(pk=goal.pk))
 
 
 @pytest.mark.parametrize(
@@ -66,14 +77,7 @@ def test_sql_staging_makes_the_rows_evaluate_makes(
         )
         for n, price in enumerate(PRICES * 2)
     )
-    goal = Goal.objects.create(
-        workspace=workspace,
-        name="g",
-        criteria={"trigger": {"type": "event", "name": "paid"}, "filters": []},
-        window_days=window_days,
-        **impact,
-    )
-    spec = engine.GoalSpec.load(Goal.objects.select_related("workspace").get(pk=goal.pk))
+    goal, spec = paid_goal(workspace, window_days=window_days, **impact)
     assert engine._events_in_sql(spec) is (connection.vendor == "postgresql")
 
     staged = engine.build_attributed(spec, version=1)
@@ -172,13 +176,7 @@ def test_sql_staging_finds_local_days_across_dst_changes_at_midnight(
         Event(workspace=workspace, person=ana, person_key=ana.key, name="paid", timestamp=t)
         for t in times
     )
-    goal = Goal.objects.create(
-        workspace=workspace,
-        name="g",
-        criteria={"trigger": {"type": "event", "name": "paid"}, "filters": []},
-        window_days=window_days,
-    )
-    spec = engine.GoalSpec.load(Goal.objects.select_related("workspace").get(pk=goal.pk))
+    goal, spec = paid_goal(workspace, window_days=window_days)
 
     assert engine.build_attributed(spec, version=1) == len(times)
     engine.build_attributed(spec, version=2, rows=engine.evaluate(spec, version=2))

@@ -104,14 +104,7 @@ class Command(BaseCommand):
             for days in (30, 90):
                 start = today - timedelta(days=days - 1)
                 url = f"/api/v1/goals/{goal.pk}/report?start={start}&end={today}"
-                timings = []
-                for _ in range(calls):
-                    began = time.perf_counter()
-                    response = client.get(url)
-                    timings.append((time.perf_counter() - began) * 1000)
-                    if response.status_code != 200:
-                        raise CommandError(f"report failed: {response.status_code}")
-                self.stdout.write(f"report {days} days: {summary(timings)} over {calls} calls")
+                self._time(client, url, calls, f"report {days} days")
             count = Achievement.objects.filter(goal=goal, version=goal.current_version).count()
             last = max(1, -(-count // 500))
             for label, query in (
@@ -119,15 +112,17 @@ class Command(BaseCommand):
                 ("last page of 500", f"page_size=500&page={last}"),
             ):
                 url = f"/api/v1/goals/{goal.pk}/achievements?{query}"
-                timings = []
-                for _ in range(calls):
-                    began = time.perf_counter()
-                    response = client.get(url)
-                    timings.append((time.perf_counter() - began) * 1000)
-                    if response.status_code != 200:
-                        raise CommandError(f"achievement list failed: {response.status_code}")
-                self.stdout.write(
-                    f"achievement list, {label}: {summary(timings)} over {calls} calls"
-                )
+                self._time(client, url, calls, f"achievement list, {label}")
         finally:
             workspace.api_tokens.filter(name="bench").delete()
+
+    def _time(self, client: Client, url: str, calls: int, label: str) -> None:
+        """Median and p95 of ``calls`` GETs of ``url``, each of which must succeed."""
+        timings = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - began) * 1000)
+            if response.status_code != 200:
+                raise CommandError(f"{label} failed: {response.status_code}")
+        self.stdout.write(f"{label}: {summary(timings)} over {calls} calls")

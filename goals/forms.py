@@ -14,6 +14,7 @@ ignored, so the page also submits correctly without JavaScript.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Final, cast
@@ -395,6 +396,11 @@ class GoalForm(forms.Form):
         )
         self._choice_field("message_broadcast").choices = _choices(
             _referenced(workspace, Broadcast, {stored.get("message_broadcast")}), "Any broadcast"
+        )
+        # builder.js offers only the chosen channel's metrics (an SMS is never opened, SPEC §3),
+        # as the attribution settings do; the rules still refuse a pair sent without it.
+        self.fields["message_channel"].widget.attrs["data-channel-metrics"] = json.dumps(
+            {channel: list(channels.channel_metrics(channel)) for channel in channels.CHANNELS}
         )
         self.conditions = ConditionFormSet(data, initial=conditions or None, prefix="conditions")
         self.filters = FilterFormSet(

@@ -167,6 +167,59 @@ def test_builder_errors_keep_the_rows_and_the_chosen_panels(
     assert not Goal.objects.exists()
 
 
+def test_the_message_trigger_offers_only_the_chosen_channels_metrics(
+    page: Page, login: Callable[[User], Page], owner: User, workspace: Workspace
+) -> None:
+    """SPEC §3: an SMS is never opened, a webhook never delivered. Offered every metric
+    whatever the channel, the builder let a marketer pick "SMS, opened" and only refused it
+    on Save."""
+    login(owner)
+    page.goto("/goals/new/")
+    page.check("#id_trigger_type_3")  # message
+    metric = page.locator("#id_message_metric")
+
+    def offered() -> list[str]:
+        return list(
+            metric.evaluate(
+                "select => [...select.options].filter(o => !o.hidden && !o.disabled)"
+                ".map(o => o.value)"
+            )
+        )
+
+    every = [
+        "",
+        "sent",
+        "delivered",
+        "opened",
+        "clicked",
+        "converted",
+        "bounced",
+        "dropped",
+        "failed",
+        "spammed",
+        "unsubscribed",
+    ]
+    assert offered() == every
+    page.select_option("#id_message_metric", "opened")
+    page.select_option("#id_message_channel", "sms")
+    assert "opened" not in offered()
+    assert offered()[:4] == ["", "sent", "delivered", "clicked"]
+    # The metric the new channel lacks is no longer chosen: Save would only refuse it.
+    expect(metric).to_have_value("")
+    page.select_option("#id_message_metric", "clicked")
+    page.select_option("#id_message_channel", "webhook")
+    assert offered()[:3] == ["", "sent", "clicked"]
+    expect(metric).to_have_value("clicked")  # webhooks have it: kept
+    page.select_option("#id_message_channel", "")
+    assert offered() == every
+
+    page.fill("#id_name", "Clicked a webhook")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r"/goals/\d+/"))
+    goal = Goal.objects.get(name="Clicked a webhook")
+    assert goal.criteria["trigger"] == {"type": "message", "metric": "clicked"}
+
+
 def test_the_dashboard_follows_a_recompute_until_it_ends(
     page: Page,
     login: Callable[[User], Page],

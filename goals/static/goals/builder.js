@@ -46,6 +46,28 @@
     }
   }
 
+  /* The message trigger's metric list offers only the chosen channel's metrics (an SMS has
+     no "opened"), as the attribution settings do. A metric the newly chosen channel lacks is
+     unselected; on load a stored or submitted choice stays shown, for its error to explain. */
+  function syncMetrics(changed) {
+    const channel = form.querySelector('select[name="message_channel"]');
+    const metric = form.querySelector('select[name="message_metric"]');
+    if (!channel || !metric || !channel.dataset.channelMetrics) {
+      return;
+    }
+    const allowed = channel.value ? JSON.parse(channel.dataset.channelMetrics)[channel.value] : null;
+    Array.from(metric.options).forEach((option) => {
+      const offered =
+        !option.value || !allowed || allowed.includes(option.value) ||
+        (!changed && option.selected);
+      option.hidden = !offered;
+      option.disabled = !offered;
+    });
+    if (metric.selectedIndex >= 0 && metric.options[metric.selectedIndex].disabled) {
+      metric.value = "";
+    }
+  }
+
   function syncSections() {
     const trigger = checked("trigger_type", "event");
     form.querySelectorAll("[data-trigger]").forEach((panel) => {
@@ -125,9 +147,12 @@
     const target = event.target;
     if (target.name === "trigger_type" || target.name === "impact_mode") {
       syncSections();
+    } else if (target.name === "message_channel") {
+      syncMetrics(true);
     } else if (target.closest("[data-condition]")) {
       syncCondition(target.closest("[data-condition]"));
     }
   });
   syncSections();
+  syncMetrics(false);
 })();

@@ -528,6 +528,22 @@ class TestRecomputing:
         assert element(response, "total-people") == "6"
         assert response.context["page_state"]["status"] == "recomputing"
 
+    def test_a_first_computation_says_the_numbers_are_not_ready_not_that_they_are_previous(
+        self, client: Client, owner: User, workspace: Workspace
+    ) -> None:
+        """With a worker, a new goal's page opens before its first result exists: its zeros
+        are no "previous complete result", and a marketer must not read them as one."""
+        goal = Goal.objects.create(
+            workspace=workspace, name="New", status=GoalStatus.RECOMPUTING, requested_version=1
+        )
+        client.force_login(owner)
+        response = client.get(page_url(goal))
+        page = text(response)
+        assert "previous complete result" not in page
+        assert "Computing… this goal's first result is not ready yet" in page
+        assert "This page updates itself when it is." in page
+        assert response.context["page_state"]["status"] == "recomputing"
+
     def test_a_ready_goal_has_no_banner(self, client: Client, owner: User, goal: Goal) -> None:
         client.force_login(owner)
         assert "Recomputing" not in text(client.get(page_url(goal)))

@@ -8,8 +8,10 @@ import re
 from django.contrib.auth.models import User
 from django.test import Client
 
+from campaigns import channels
 from campaigns.auth import SESSION_WORKSPACE_KEY
 from campaigns.models import Membership, Role, Workspace
+from goals.models import Goal
 from tests.goals.helpers import make_goal
 
 
@@ -131,3 +133,82 @@ def test_the_site_answers_the_browsers_favicon_request(client: Client) -> None:
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
     assert b"<svg" in response.content
+
+
+def _form_target(page_url: str, html: str, form_id: str) -> str:
+    """Where the browser posts form ``form_id`` of the page at ``page_url``: its ``action``
+    (a query alone keeps the page's path), or the page's own URL without one."""
+    tag = re.search(rf'<form[^>]*id="{form_id}"[^>]*>', html)
+    assert tag, f"no form #{form_id}"
+    action = re.search(r'action="([^"]*)"', tag.group(0))
+    if action is None or action.group(1) == "":
+        return page_url
+    target = action.group(1).replace("&amp;", "&")
+    return page_url.split("?")[0] + target if target.startswith("?") else target
+
+
+def test_a_form_acts_in_the_workspace_it_was_shown_in_after_a_switch_in_another_tab(
+    client: Client, owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    """A member of two workspaces opens a form in Acme, then switches to Globex in another
+    tab. Saving the form acted in the session's workspace: the new goal was created in
+    Globex, and a form of an Acme goal answered 404, the input lost."""
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.ADMIN)
+    goal = make_goal(workspace, compute=False)
+    client.force_login(owner)
+    builder = client.get("/goals/new/").content.decode()
+    settings_url = f"/goals/{goal.pk}/settings/"
+    settings_page = client.get(settings_url).content.decode()
+    edit_url = f"/goals/{goal.pk}/edit/"
+    edit_page = client.get(edit_url).content.decode()
+
+    client.post("/goals/workspace/", {"workspace": other_workspace.pk})  # the other tab
+
+    created = client.post(
+        _form_target("/goals/new/", builder, "goal-form"),
+        {
+            "name": "Made in Acme",
+            "trigger_type": "event",
+            "event_name": "signed_up",
+            "attribute_op": "eq",
+            "impact_mode": "none",
+            "conditions-TOTAL_FORMS": "0",
+            "conditions-INITIAL_FORMS": "0",
+            "filters-TOTAL_FORMS": "0",
+            "filters-INITIAL_FORMS": "0",
+        },
+    )
+    assert created.status_code == 302
+    made = Goal.objects.get(name="Made in Acme")
+    assert made.workspace_id == workspace.pk
+
+    client.post("/goals/workspace/", {"workspace": other_workspace.pk})
+    saved = client.post(
+        _form_target(settings_url, settings_page, "settings-form"),
+        {
+            **{f"metric_{c}": m for c, m in channels.default_attribution_metrics().items()},
+            "window_days": "3",
+        },
+    )
+    assert saved.status_code == 302
+    goal.refresh_from_db()
+    assert goal.window_days == 3
+
+    client.post("/goals/workspace/", {"workspace": other_workspace.pk})
+    edited = client.post(
+        _form_target(edit_url, edit_page, "goal-form"),
+        {
+            "name": "Renamed in Acme",
+            "trigger_type": "event",
+            "event_name": goal.criteria["trigger"]["name"],
+            "attribute_op": "eq",
+            "impact_mode": "none",
+            "conditions-TOTAL_FORMS": "0",
+            "conditions-INITIAL_FORMS": "0",
+            "filters-TOTAL_FORMS": "0",
+            "filters-INITIAL_FORMS": "0",
+        },
+    )
+    assert edited.status_code == 302
+    goal.refresh_from_db()
+    assert goal.name == "Renamed in Acme"

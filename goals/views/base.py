@@ -34,26 +34,32 @@ class WorkspaceMixin(LoginRequiredMixin):
     request: HttpRequest
     workspace: Workspace
     role: str
+    #: Whether a request naming its workspace also makes it the session's choice. The data a
+    #: page fetches for itself (chart views, recompute status) names the page's workspace but
+    #: must not switch the user's other tabs to it.
+    remember_named_workspace = True
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         named = request.GET.get("workspace")
+        resolved = None
         if named:
             # A link that names its workspace (from the admin, a shared URL) switches to it,
             # when the user belongs to it; otherwise the page does not exist for them.
             try:
-                chosen = user_workspace(request.user, named)
+                resolved = user_workspace(request.user, named)
             except WorkspaceChoiceError:
                 raise Http404("No such workspace.") from None
-            if chosen is not None:
-                request.session[SESSION_WORKSPACE_KEY] = chosen[0].pk
-        try:
-            resolved = user_workspace(request.user, request.session.get(SESSION_WORKSPACE_KEY))
-        except WorkspaceChoiceError:
-            # The remembered workspace is gone or the membership was removed: fall back.
-            request.session.pop(SESSION_WORKSPACE_KEY, None)
-            resolved = user_workspace(request.user, None)
+            if resolved is not None and self.remember_named_workspace:
+                request.session[SESSION_WORKSPACE_KEY] = resolved[0].pk
+        if resolved is None:
+            try:
+                resolved = user_workspace(request.user, request.session.get(SESSION_WORKSPACE_KEY))
+            except WorkspaceChoiceError:
+                # The remembered workspace is gone or the membership was removed: fall back.
+                request.session.pop(SESSION_WORKSPACE_KEY, None)
+                resolved = user_workspace(request.user, None)
         if resolved is None:
             return render(request, "goals/no_workspace.html", status=403)
         self.workspace, self.role = resolved

@@ -73,6 +73,8 @@ def _number(amount: Decimal) -> float | int:
 class _GoalChartView(WorkspaceMixin, BaseLineChartView):
     """One report per request; subclasses say which series to draw from it."""
 
+    remember_named_workspace = False
+
     report: reports.GoalReport
     options: dict[str, str]
     series: list[tuple[str, list[float | int], dict[str, Any]]]

@@ -274,6 +274,8 @@ class GoalPageView(WorkspaceMixin, TemplateView):
 class GoalStatusView(WorkspaceMixin, View):
     """``{status, computed_at, current_version}``: what the page polls while recomputing."""
 
+    remember_named_workspace = False
+
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
         goal = self.get_goal(pk)
         response = JsonResponse(

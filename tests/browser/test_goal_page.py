@@ -512,3 +512,45 @@ def test_a_copied_goal_page_link_opens_in_its_workspace(
 
     assert response is not None and response.status == 200
     expect(page.locator("h1")).to_have_text(goal.name)
+
+
+def test_the_page_keeps_working_after_a_switch_to_another_workspace_in_another_tab(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    goal: Goal,
+    other_workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A member of two workspaces keeps a goal page open and switches workspace in another
+    tab. The page's own requests (chart views, recompute status) acted in the session's
+    workspace: a toggle answered "The chart could not be loaded" and a recompute was polled
+    for ever. They name the page's workspace, and leave the other tab's choice alone (the
+    reload that shows the new result is a visit of the page's own URL, which names its
+    workspace, as a copied link does)."""
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.ADMIN)
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.recompute_goal, "delay", lambda goal_id: queued.append(goal_id))
+    services.goal_update(goal=goal, attribution={"window_days": 0})
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    wait_chart(page, view="total")
+
+    other_tab = page.context.new_page()
+    other_tab.goto("/goals/")
+    other_tab.select_option("#workspace-select", label=other_workspace.name)
+    other_tab.click("#workspace-switch")
+    other_tab.wait_for_url("**/goals/")
+
+    page.get_by_role("button", name="Weekly").click()
+    chart = wait_chart(page, view="total", period="week")
+    assert sum(series(chart, "people")) == 6
+    page.wait_for_timeout(2_000)  # a status poll or two
+    # The other tab still acts in the workspace it chose.
+    other_tab.reload()
+    expect(other_tab.locator("#workspace-select")).to_have_value(str(other_workspace.pk))
+    other_tab.close()
+
+    tasks.recompute_goal.apply(args=(goal.pk,)).get()
+    page.wait_for_selector("#goal-page[data-status=ready]", timeout=15_000)
+    assert page.inner_text("#unattributed-people") == "6"

@@ -212,3 +212,26 @@ def test_a_form_acts_in_the_workspace_it_was_shown_in_after_a_switch_in_another_
     assert edited.status_code == 302
     goal.refresh_from_db()
     assert goal.name == "Renamed in Acme"
+
+
+def test_what_a_page_fetches_for_itself_names_its_workspace_without_switching_the_session(
+    client: Client, owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    Membership.objects.create(workspace=other_workspace, user=owner, role=Role.ADMIN)
+    goal = make_goal(workspace, compute=False)
+    client.force_login(owner)
+    client.post("/goals/workspace/", {"workspace": other_workspace.pk})
+    for url in (
+        f"/goals/{goal.pk}/status/",
+        f"/goals/{goal.pk}/charts/total/",
+        f"/goals/{goal.pk}/charts/sources/",
+    ):
+        assert client.get(url).status_code == 404  # acting in Globex
+        assert client.get(f"{url}?workspace={workspace.pk}").status_code == 200
+        assert client.session[SESSION_WORKSPACE_KEY] == other_workspace.pk
+
+    # Outside one's workspaces it is still not found.
+    stranger = User.objects.create_user("stranger", password="x")
+    Membership.objects.create(workspace=other_workspace, user=stranger, role=Role.ADMIN)
+    client.force_login(stranger)
+    assert client.get(f"/goals/{goal.pk}/status/?workspace={workspace.pk}").status_code == 404

@@ -143,7 +143,10 @@
 
   function chartQuery() {
     var params = new URLSearchParams();
-    var keys = ["start", "end", "period", state.view === "sources" ? "unattributed" : "measure"];
+    // The page's workspace, not the session's: another tab may have switched it since.
+    var keys = [
+      "workspace", "start", "end", "period", state.view === "sources" ? "unattributed" : "measure",
+    ];
     keys.forEach(function (key) {
       params.set(key, state[key]);
     });
@@ -397,7 +400,7 @@
 
   function pollStatus() {
     var timer = window.setInterval(function () {
-      fetch(state.urls.status, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+      fetch(state.urls.status + "?" + new URLSearchParams({ workspace: state.workspace }), { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
         .then(function (response) {
           return response.ok ? response.json() : null;
         })

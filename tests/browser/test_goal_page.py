@@ -554,3 +554,27 @@ def test_the_page_keeps_working_after_a_switch_to_another_workspace_in_another_t
     tasks.recompute_goal.apply(args=(goal.pk,)).get()
     page.wait_for_selector("#goal-page[data-status=ready]", timeout=15_000)
     assert page.inner_text("#unattributed-people") == "6"
+
+
+def test_a_goal_deleted_while_its_page_waits_for_a_recompute_says_so(
+    page: Page,
+    login: Callable[[User], Page],
+    owner: User,
+    goal: Goal,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deleted (by a colleague) while its page waited for a recompute, the page polled a
+    status that answers 404 for ever, still saying that a new result was coming."""
+    monkeypatch.setattr(tasks.recompute_goal, "delay", lambda goal_id: None)
+    services.goal_update(goal=goal, attribution={"window_days": 0})
+    login(owner)
+    page.goto(f"/goals/{goal.pk}/")
+    wait_chart(page, view="total")
+    expect(page.locator("#recompute-banner")).to_contain_text("Recomputing…")
+
+    services.goal_delete(goal=goal)
+
+    expect(page.locator("#recompute-banner")).to_contain_text(
+        "This goal can no longer be found: it was deleted, or you left its workspace.",
+        timeout=10_000,
+    )

@@ -400,14 +400,17 @@
 
   function pollStatus() {
     var timer = window.setInterval(function () {
-      fetch(state.urls.status + "?" + new URLSearchParams({ workspace: state.workspace }), { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
+      // The page's workspace, not the session's: another tab may have switched it since.
+      var url = state.urls.status + "?" + new URLSearchParams({ workspace: state.workspace });
+      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
         .then(function (response) {
           if (response.status === 404) {
             // Deleted meanwhile (or no longer the user's): no result will ever come.
             window.clearInterval(timer);
             var gone = document.getElementById("recompute-banner");
             if (gone) {
-              gone.textContent = "This goal can no longer be found: it was deleted, or you left its workspace.";
+              gone.textContent =
+                "This goal can no longer be found: it was deleted, or you left its workspace.";
             }
             return null;
           }

@@ -957,16 +957,16 @@ def build_attributed(
         stored_in = time.perf_counter() - clock
         clock = time.perf_counter()
         if partitioned:
-            indexes = partitions.leaf_indexes(spec.goal.pk, version)
+            creates = partitions.leaf_indexes(spec.goal.pk, version)
 
             def build_indexes(shard: Shard) -> None:
                 index, count = shard or (0, 1)
                 with connection.cursor() as cursor:
-                    for create in indexes.creates[index::count]:
+                    for create in creates[index::count]:
                         cursor.execute(create)
 
-            _on_shards(min(shards, len(indexes.creates)), build_indexes)
-            partitions.attach_leaf(spec.goal.pk, version, indexes)
+            _on_shards(min(shards, len(creates)), build_indexes)
+            partitions.attach_leaf(spec.goal.pk, version)
         logger.info(
             "goal %s version %s: evaluated, attributed and stored %s rows in %.2fs on %s "
             "connection(s), indexed and attached them in %.2fs",

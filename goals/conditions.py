@@ -6,14 +6,21 @@ JSON objects. Semantics, chosen to be what a marketer expects from a segment bui
 * ``eq`` / ``neq``: equal values; numbers and numeric strings compare as numbers
   (``29 == "29.0"``); a missing key is not equal to anything (so ``neq`` holds).
 * ``gt`` / ``gte`` / ``lt`` / ``lte``: numbers (or numeric strings) compare numerically,
-  other strings compare as text (ISO dates order correctly); anything else, or a missing
-  key, does not match.
+  two strings that are not numbers compare as text (ISO dates order correctly); anything
+  else (a number against a text that is no number, a missing key) does not match. So
+  ``"100"`` means what ``100`` means: the builder stores a typed 100 as text, and "n/a" was
+  "greater" than it as text.
 * ``contains``: a substring of a string, or an element of a list.
 * ``exists`` / ``not_exists``: the key is present with a non-null value / it is not.
+
+A numeric string is a decimal literal in ASCII digits (``"12.50"``, ``" 5"``, ``"-3"``,
+``"1e3"``), as JSON, JavaScript and SQL read one; ``Decimal`` alone also reads ``"1_000"`` and
+other scripts' digits (``"١٢"``), which no client sends as a number.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -22,6 +29,9 @@ OPERATORS: Final = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "exists",
 VALUELESS_OPERATORS: Final = frozenset({"exists", "not_exists"})
 
 _MISSING: Final = object()
+
+#: A numeric string: a decimal literal, optionally signed, with an exponent, blanks around.
+_NUMERIC: Final = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
 
 
 def get_path(obj: Any, key: str) -> Any:
@@ -38,6 +48,8 @@ def get_path(obj: Any, key: str) -> Any:
 def as_decimal(value: Any) -> Decimal | None:
     """A number or numeric string as a finite Decimal; None otherwise (bools are not numbers)."""
     if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str) and not _NUMERIC.fullmatch(value):
         return None
     if isinstance(value, int | float | Decimal | str):
         try:
@@ -60,7 +72,9 @@ def _equal(left: Any, right: Any) -> bool:
 def _compare(left: Any, right: Any, op: str) -> bool:
     a, b = as_decimal(left), as_decimal(right)
     if a is None or b is None:
-        if isinstance(left, str) and isinstance(right, str):
+        # Text order only between two texts that are no numbers: a number (or numeric text)
+        # against anything else does not match, whichever side is the condition's value.
+        if a is None and b is None and isinstance(left, str) and isinstance(right, str):
             a_text, b_text = left, right
             return {
                 "gt": a_text > b_text,

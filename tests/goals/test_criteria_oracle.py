@@ -13,7 +13,8 @@ data is in, and compares the achievement list with the oracle; then forces a ful
 Readings of the spec, with the decision each follows where the spec is silent:
 
 * Operators (decisions "Operators"): numbers and numeric strings compare as numbers; two
-  strings otherwise compare as text; anything else matches only ``neq``; a missing key matches
+  strings that are no numbers compare as text; anything else (a number against a text that is
+  no number) matches only ``neq``; a missing key matches
   ``neq`` and ``not_exists`` only. ``contains`` is a substring of a string or an element of a
   list (``goals/conditions.py``'s documented meaning); ``exists`` means present and not null.
 * Attribute triggers (decisions "Attribute triggers"): a change from not matching to matching,
@@ -144,7 +145,7 @@ def holds(condition: dict[str, Any], obj: Any) -> bool:
     if na is not None and nb is not None:
         left: Any = na
         right: Any = nb
-    elif isinstance(found, str) and isinstance(value, str):
+    elif na is None and nb is None and isinstance(found, str) and isinstance(value, str):
         left, right = found, value
     else:
         return False

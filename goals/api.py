@@ -286,8 +286,9 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         summary="Achievements",
         description=(
             "Every achievement of the goal's current result, by time: the person (null once "
-            "deleted; `person_key` stays), the revenue, what triggered it, and the credited "
-            "message and source (null when unattributed)."
+            "deleted; `person_key` stays), the revenue, what triggered it (with the client's "
+            "event or delivery id), and the credited message and source (null when "
+            "unattributed)."
         ),
         parameters=ACHIEVEMENT_PARAMETERS,
         responses=AchievementSerializer(many=True),
@@ -310,7 +311,9 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         ids = self.paginate_queryset(rows.values_list("pk", flat=True))
         assert ids is not None
         page = selectors.achievements_with_credit(goal=goal, ids=ids)
-        body = AchievementSerializer(page, many=True, context={"goal": goal}).data
+        client_ids = selectors.achievement_trigger_client_ids(goal=goal, achievements=page)
+        context = {"goal": goal, "trigger_client_ids": client_ids}
+        body = AchievementSerializer(page, many=True, context=context).data
         return self.get_paginated_response(body)
 
     @extend_schema(

@@ -35,11 +35,19 @@ from django.db.models.functions import Cast, Coalesce, Lower
 from taggit.models import TaggedItem
 
 from campaigns.errors import NotFound
-from campaigns.models import Broadcast, BroadcastKind, BroadcastStatus, Campaign, CampaignStatus
+from campaigns.models import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastStatus,
+    Campaign,
+    CampaignStatus,
+    Event,
+    Message,
+)
 from goals.attribution import day_start
 from goals.criteria import SourceRef
 from goals.currencies import money_places
-from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
+from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope, TriggerKind
 from goals.reports import GoalSummary, Impact, micro_sum
 
 #: The columns both halves of the picker's UNION select, in one order.
@@ -249,6 +257,27 @@ def achievements_with_credit(*, goal: Goal, ids: Sequence[int]) -> list[Achievem
         .in_bulk(ids)
     )
     return [found[pk] for pk in ids if pk in found]
+
+
+def achievement_trigger_client_ids(
+    *, goal: Goal, achievements: Iterable[Achievement]
+) -> dict[tuple[str, int], str | None]:
+    """The client's own ids of the events and messages that triggered ``achievements``, by
+    (trigger kind, trigger id): an event's ``id`` (``None`` where the client sent none), a
+    message's delivery id. The API names events and messages by these ids alone, so the row
+    ids in ``trigger`` mean nothing to a client. Attribute and segment changes have no client
+    id and are left out. One query per kind present, rows of ``goal``'s workspace only."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for row in achievements:
+        wanted[row.trigger_kind].add(row.trigger_id)
+    found: dict[tuple[str, int], str | None] = {}
+    kinds: list[tuple[str, Any]] = [(TriggerKind.EVENT, Event), (TriggerKind.MESSAGE, Message)]
+    for kind, model in kinds:
+        if wanted[kind]:
+            rows = model.objects.filter(workspace_id=goal.workspace_id, pk__in=wanted[kind])
+            for pk, client_id in rows.values_list("pk", "client_id"):
+                found[(kind, pk)] = client_id
+    return found
 
 
 # --- the goal page: what a goal's criteria refer to ---------------------------------------------

@@ -325,7 +325,13 @@ class SourceCandidateSerializer(serializers.Serializer):
 class TriggerSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="event, attribute, segment or message.")
     id = serializers.IntegerField(
-        help_text="The event, attribute change, segment change or message that achieved it."
+        help_text="The event, attribute change, segment change or message that achieved it "
+        "(the server's row id)."
+    )
+    client_id = serializers.CharField(
+        allow_null=True,
+        help_text="The client's id of that event (its `id`; null where none was sent) or "
+        "message (its delivery `id`), as ingested; null for attribute and segment changes.",
     )
 
 
@@ -392,7 +398,14 @@ class AchievementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TriggerSerializer)
     def get_trigger(self, achievement: Achievement) -> dict[str, Any]:
-        return {"kind": achievement.trigger_kind, "id": achievement.trigger_id}
+        # ``trigger_client_ids``: ``selectors.achievement_trigger_client_ids`` of the page.
+        client_ids = self.context.get("trigger_client_ids", {})
+        key = (achievement.trigger_kind, achievement.trigger_id)
+        return {
+            "kind": achievement.trigger_kind,
+            "id": achievement.trigger_id,
+            "client_id": client_ids.get(key),
+        }
 
     def get_message(self, achievement: Achievement) -> str | None:
         return achievement.message.client_id if achievement.message is not None else None

@@ -145,7 +145,7 @@ def test_it_lists_the_current_results_achievements_in_time_order(
         "achieved_at": "2026-03-01T22:30:00Z",
         "revenue": "19.99",
         "revenue_missing": False,
-        "trigger": {"kind": "event", "id": history["a1"].trigger_id},
+        "trigger": {"kind": "event", "id": history["a1"].trigger_id, "client_id": None},
         "attributed": True,
         "message": "m-ana",
         "source": {"type": "campaign", "id": campaign.pk, "name": "Onboarding", "deleted": False},

@@ -61,6 +61,9 @@ def _from_iso(value: str) -> datetime:
     text = value.strip()
     if not text:
         raise TimestampError(FORMAT_ERROR)
+    if text.endswith("z"):
+        # RFC 3339 (§5.6) allows a lower-case "z" (and "t", which fromisoformat takes).
+        text = text[:-1] + "Z"
     try:
         # Python 3.11's fromisoformat reads ISO 8601 including "Z" and basic formats.
         parsed = datetime.fromisoformat(text)

@@ -196,7 +196,29 @@ class WorkspaceRolePermission(permissions.BasePermission):
 
 
 class _WorkspaceThrottle(throttling.SimpleRateThrottle):
-    """Rate limits per token (or per user for sessions)."""
+    """Rate limits per token (or per user for sessions).
+
+    A request one throttle refuses is not counted by the throttles after it. DRF asks every
+    throttle (burst first, then sustained, as settings list them) and each records the
+    requests it lets through, so the requests the burst rate refused used up the sustained
+    rate's quota: a client bursting past it, then waiting as ``Retry-After`` said, was locked
+    out for the rest of the minute long before the sustained rate's requests were served. A
+    throttle after a refusal still refuses when its own limit is full (the 429's
+    ``Retry-After`` is the longer wait), but records nothing.
+    """
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        self._request = request
+        return super().allow_request(request, view)
+
+    def throttle_success(self) -> bool:
+        if getattr(self._request, "_throttled", False):
+            return True  # refused already: served by no one, so counted by no one
+        return super().throttle_success()
+
+    def throttle_failure(self) -> bool:
+        self._request._throttled = True  # type: ignore[attr-defined]
+        return super().throttle_failure()
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if not (request.user and request.user.is_authenticated):

@@ -237,10 +237,9 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         assert isinstance(serializer.instance, Goal)
         changes = dict(serializer.validated_data)
         if serializer.partial and "attribution" in changes:
-            # A PATCH changes the settings it names and keeps the others.
-            changes["attribution"] = services.attribution_patched(
-                serializer.instance, changes["attribution"]
-            )
+            # A PATCH changes the settings it names and keeps the others: merged by the
+            # service under the goal's lock, into the settings as stored then.
+            changes["attribution_patch"] = changes.pop("attribution")
         goal = services.goal_update(goal=serializer.instance, **changes)
         serializer.instance = _with_current_status(goal)
 

@@ -226,16 +226,22 @@ def goal_update(
     criteria: Any = UNSET,
     impact: Any = UNSET,
     attribution: Any = UNSET,
+    attribution_patch: Any = UNSET,
     sources: Any = UNSET,
 ) -> Goal:
     """Change the given parts of a goal (``None`` / ``UNSET``: leave unchanged).
 
-    ``impact=None`` removes the impact. Recomputes only when what the goal measures changed:
-    sending the same criteria back is not a change.
+    ``impact=None`` removes the impact. ``attribution`` replaces the settings whole;
+    ``attribution_patch`` (a PATCH's) is merged into them as stored once the goal is locked
+    (``attribution_patched``), so a change committed since the caller read the goal stays.
+    Recomputes only when what the goal measures changed: sending the same criteria back is
+    not a change.
     """
     with transaction.atomic():
         _lock(goal)
         goal.refresh_from_db()
+        if attribution_patch is not UNSET:
+            attribution = attribution_patched(goal, attribution_patch)
         before = _Measures.of(goal)
         errors: dict[str, list[str]] = {}
 

@@ -1,0 +1,59 @@
+"""A PATCH of a goal's ``attribution`` merges into the settings as stored when it writes
+(decisions.md, Goals: a JSON merge patch), even when another change committed after the request
+read the goal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from campaigns.models import Workspace
+from goals import services
+from goals.api import GoalViewSet
+from goals.models import Goal
+from tests.goals.test_api_scenarios import goal, ok
+
+pytestmark = pytest.mark.django_db
+
+
+def test_two_patches_of_different_settings_both_stay(
+    api: APIClient, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replays two clients' PATCHes crossing: the request reads the goal, another PATCH
+    (``count_machine``) commits, then the request writes its ``window_days``. The view merged
+    the patch into the settings it had read, so it wrote the old ``count_machine`` back: on
+    PostgreSQL and SQLite alike, six concurrent PATCHes of different settings kept one or
+    two of them."""
+    g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}})
+    real_get_object = GoalViewSet.get_object
+    crossed: list[int] = []
+
+    def read_then_another_patch_commits(self: GoalViewSet) -> Any:
+        instance = real_get_object(self)
+        if self.request.method == "PATCH" and not crossed:
+            crossed.append(instance.pk)
+            other = Goal.objects.get(pk=instance.pk)
+            services.goal_update(
+                goal=other,
+                attribution=services.attribution_patched(other, {"count_machine": False}),
+            )
+        return instance
+
+    monkeypatch.setattr(GoalViewSet, "get_object", read_then_another_patch_commits)
+
+    body = ok(
+        api.patch(
+            f"/api/v1/goals/{g['id']}",
+            {"attribution": {"window_days": 3, "metrics": {"email": "opened"}}},
+            format="json",
+        )
+    )
+
+    assert crossed == [g["id"]]
+    stored = ok(api.get(f"/api/v1/goals/{g['id']}"))
+    for attribution in (body["attribution"], stored["attribution"]):
+        assert attribution["window_days"] == 3
+        assert attribution["metrics"]["email"] == "opened"
+        assert attribution["count_machine"] is False

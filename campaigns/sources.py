@@ -220,9 +220,9 @@ def broadcast_update(
     if name is not None:
         broadcast.name = name.strip()
         fields.append("name")
-    if kind is not None and kind != broadcast.kind:
-        broadcast_kind_check(broadcast=broadcast, kind=kind)
-        broadcast.kind = kind
+    new_kind = kind if kind is not None and kind != broadcast.kind else None
+    if new_kind is not None:
+        broadcast.kind = new_kind
         fields.append("kind")
     if status is not None:
         broadcast.status = status
@@ -232,6 +232,13 @@ def broadcast_update(
         fields.append("channels")
     broadcast.updated_at = timezone.now()
     with transaction.atomic():
+        if new_kind is not None:
+            # Checked under the row's lock, which a goal taking the broadcast as a source
+            # takes too (goals.services): checked before it, a source added meanwhile was
+            # missed and the goal credited a broadcast that was no newsletter any more.
+            locked = Broadcast.objects.select_for_update(no_key=True).filter(pk=broadcast.pk)
+            list(locked.values_list("pk", flat=True))
+            broadcast_kind_check(broadcast=broadcast, kind=new_kind)
         _save(broadcast, fields=fields, creating=False)
         if tag_names is not None:
             _tags_set(broadcast, tag_names)

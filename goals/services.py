@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.errors import DomainError, NotFound
-from campaigns.models import Broadcast, Campaign, Workspace
+from campaigns.models import Broadcast, BroadcastKind, Campaign, Workspace
 from campaigns.sources import tag_rows, tags_clean
 from goals import criteria as rules
 from goals import engine, partitions
@@ -114,8 +114,33 @@ def _sources_replace(goal: Goal, sources: Sequence[Source]) -> bool:
     return _sources_write(goal, gone=gone, new=new)
 
 
+def _newsletters_locked(sources: Sequence[Source]) -> None:
+    """Lock the broadcasts among ``sources`` and raise ``DomainError`` on ``sources`` unless each
+    is still a newsletter, as stored now (SPEC §4.3).
+
+    The sources were checked before, possibly outside this transaction; a broadcast's kind
+    change (``campaigns.sources.broadcast_update``) locks its row too and refuses to change a
+    goal source's kind. So the two serialize: whichever locks second sees the other's commit
+    (a kind change here, a source there), and no goal ever credits an API-triggered broadcast.
+    ``FOR NO KEY UPDATE``: ingestion's foreign-key checks on the row (messages naming the
+    broadcast) are not held up.
+    """
+    ids = sorted(source.pk for source in sources if isinstance(source, Broadcast))
+    if not ids:
+        return
+    kinds = Broadcast.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    changed = [
+        pk for pk, kind in kinds.values_list("pk", "kind") if kind != BroadcastKind.NEWSLETTER
+    ]
+    if changed:
+        raise DomainError(
+            {"sources": [f"broadcast {pk} is no longer a newsletter" for pk in changed]}
+        )
+
+
 def _sources_write(goal: Goal, *, gone: Sequence[int], new: Sequence[Source]) -> bool:
     """Delete the GoalSource rows ``gone`` and add ``new`` sources; whether anything changed."""
+    _newsletters_locked(new)
     if gone:
         GoalSource.objects.filter(pk__in=gone).delete()
     GoalSource.objects.bulk_create(
@@ -401,6 +426,10 @@ def source_add(*, goal: Goal, source: Source) -> GoalSource:
         problem = rules.source_error(source, workspace=goal.workspace)
         if problem is not None:
             raise DomainError({"source": [problem]})
+        try:
+            _newsletters_locked([source])
+        except DomainError as exc:
+            raise DomainError({"source": exc.errors["sources"]}) from None
         row = GoalSource.objects.create(
             goal=goal,
             campaign=source if isinstance(source, Campaign) else None,

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.bulk import batched
+from campaigns.errors import NotFound
 from campaigns.filters import StableOrderingFilter
 from campaigns.parsers import JSONParser
 from campaigns.schema import AutoSchema
@@ -148,8 +149,13 @@ class ListSchema(AutoSchema):
 
 def _with_current_status(goal: Goal) -> Goal:
     """The goal with the engine's columns as stored now: without a broker the recompute the
-    write queued has already run by the time the response is built."""
-    goal.refresh_from_db(fields=["status", "computed_at"])
+    write queued has already run by the time the response is built. A goal deleted since the
+    write committed (a DELETE sent at the same time) is a 404, as it is when the deletion
+    comes first (``goals.services``), not a 500."""
+    try:
+        goal.refresh_from_db(fields=["status", "computed_at"])
+    except Goal.DoesNotExist:
+        raise NotFound({"goal": ["this goal no longer exists"]}) from None
     return goal
 
 

@@ -57,3 +57,24 @@ def test_two_patches_of_different_settings_both_stay(
         assert attribution["window_days"] == 3
         assert attribution["metrics"]["email"] == "opened"
         assert attribution["count_machine"] is False
+
+
+def test_a_goal_deleted_just_after_a_patch_wrote_it_is_a_404_not_a_500(
+    api: APIClient, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DELETE committing between the PATCH's write and its response (found by sending the two
+    at once: 2-4 in 10 tries answered 500) left the view re-reading a goal that was gone."""
+    g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}})
+    real_update = services.goal_update
+
+    def update_then_deleted(**kwargs: Any) -> Goal:
+        updated = real_update(**kwargs)
+        services.goal_delete(goal=Goal.objects.get(pk=updated.pk))
+        return updated
+
+    monkeypatch.setattr(services, "goal_update", update_then_deleted)
+
+    response = api.patch(f"/api/v1/goals/{g['id']}", {"description": "x"}, format="json")
+
+    assert response.status_code == 404, response.content
+    assert response.json()["errors"] == {"goal": ["this goal no longer exists"]}

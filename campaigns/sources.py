@@ -194,12 +194,19 @@ def broadcast_kind_check(*, broadcast: Broadcast, kind: str) -> None:
     """Raise ``Conflict`` on ``kind`` if a stored broadcast that is a goal source would stop
     being a newsletter. Only newsletters can be goal sources (SPEC §4.3); turning a source into
     another kind would leave goals crediting a broadcast they could never have chosen. The
-    API's update and the admin's form both ask here."""
-    if (
-        broadcast.pk is not None
-        and kind != BroadcastKind.NEWSLETTER
-        and broadcast.goal_sources.exists()  # type: ignore[attr-defined]
-    ):
+    API's update and the admin's form both ask here, inside the transaction that saves.
+
+    In a transaction the broadcast's row is locked first (until the save commits), as a goal
+    taking it as a source locks it (``goals.services``): checked without it, a source added
+    meanwhile was missed and the goal credited a broadcast that was no newsletter any more.
+    ``FOR NO KEY UPDATE`` leaves ingestion's foreign-key checks on the row free.
+    """
+    if broadcast.pk is None or kind == BroadcastKind.NEWSLETTER:
+        return
+    if transaction.get_connection().in_atomic_block:
+        locked = Broadcast.objects.select_for_update(no_key=True).filter(pk=broadcast.pk)
+        list(locked.values_list("pk", flat=True))
+    if broadcast.goal_sources.exists():  # type: ignore[attr-defined]
         raise Conflict(
             {"kind": ["this broadcast is a goal source; only newsletters can be sources"]}
         )
@@ -233,11 +240,7 @@ def broadcast_update(
     broadcast.updated_at = timezone.now()
     with transaction.atomic():
         if new_kind is not None:
-            # Checked under the row's lock, which a goal taking the broadcast as a source
-            # takes too (goals.services): checked before it, a source added meanwhile was
-            # missed and the goal credited a broadcast that was no newsletter any more.
-            locked = Broadcast.objects.select_for_update(no_key=True).filter(pk=broadcast.pk)
-            list(locked.values_list("pk", flat=True))
+            # In the transaction: the check locks the row until the save commits.
             broadcast_kind_check(broadcast=broadcast, kind=new_kind)
         _save(broadcast, fields=fields, creating=False)
         if tag_names is not None:

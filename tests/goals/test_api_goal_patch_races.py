@@ -78,3 +78,31 @@ def test_a_goal_deleted_just_after_a_patch_wrote_it_is_a_404_not_a_500(
 
     assert response.status_code == 404, response.content
     assert response.json()["errors"] == {"goal": ["this goal no longer exists"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_goal_deleted_while_its_in_process_recompute_starts_is_a_404_not_a_500(
+    api: APIClient, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a broker the recompute a change queues runs right after its commit, inside the
+    request. A DELETE committing after the recompute took the goal's lease made the build's
+    read of the goal raise ``DoesNotExist`` out of the task and the PATCH answered 500 (1 in
+    10 PATCH + DELETE pairs on SQLite). The task finds the goal gone and does nothing, as it
+    does when the goal was deleted before it started."""
+    from goals import engine
+
+    g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}})
+    real_claim = engine._claim
+
+    def claimed_then_deleted(goal_id: int) -> Any:
+        token = real_claim(goal_id)
+        Goal.objects.filter(pk=goal_id).delete()
+        return token
+
+    monkeypatch.setattr(engine, "_claim", claimed_then_deleted)
+    criteria = {"trigger": {"type": "event", "name": "sell"}}
+
+    response = api.patch(f"/api/v1/goals/{g['id']}", {"criteria": criteria}, format="json")
+
+    assert response.status_code == 404, response.content
+    assert not Goal.objects.filter(pk=g["id"]).exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -484,11 +485,13 @@ class PersonSegmentsView(_IngestView):
 
 
 def _message_with_metrics(workspace_id: int, client_id: str) -> Message | None:
+    # Metrics by time (then arrival), not in whatever order the database keeps them.
+    by_time = MessageMetric.objects.order_by("timestamp", "id")
     return (
         Message.objects.in_workspace(workspace_id)
         .filter(client_id=client_id)
         .select_related("person")
-        .prefetch_related("metrics")
+        .prefetch_related(Prefetch("metrics", queryset=by_time))
         .first()
     )
 

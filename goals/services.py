@@ -382,6 +382,10 @@ def goal_delete(*, goal: Goal) -> None:
     A recompute still queued for it finds no goal and does nothing.
     """
     with transaction.atomic():
+        # The goal row first, as an incremental update takes it before it reads the result
+        # tables: dropping the tables first and then waiting for the row made the two wait for
+        # each other (a deadlock, a 500 on either side) on PostgreSQL.
+        _lock(goal)
         if connection.vendor == "postgresql":
             # Its result tables go whole instead of row by row (``goals.partitions``).
             partitions.drop_goal_results(goal.pk)

@@ -1620,7 +1620,10 @@ def _recompute(*, goal_id: int) -> bool:
     built_any = False
     try:
         for _ in range(MAX_BUILDS):
-            goal = Goal.objects.select_related("workspace").get(pk=goal_id)
+            goal = Goal.objects.select_related("workspace").filter(pk=goal_id).first()
+            if goal is None:  # deleted since the lease was claimed: nothing to build
+                _drop_if_goal_gone(goal_id)
+                return built_any
             target = goal.requested_version
             if goal.current_version == target:
                 if goal.status != GoalStatus.READY:

@@ -7,23 +7,14 @@ from typing import Any
 from celery import shared_task
 
 from goals import engine
-from goals.models import Goal
 
 
 @shared_task(bind=True, acks_late=True, max_retries=360)
 def recompute_goal(self: Any, goal_id: int) -> bool:
     """Rebuild one goal's result. Safe to run twice or concurrently: the second waits for the
-    first's lease, then finds the goal current and does nothing. A goal deleted meanwhile is
-    nothing to do, whenever the deletion commits."""
+    first's lease, then finds the goal current and does nothing."""
     try:
         return engine.recompute(goal_id=goal_id)
-    except Goal.DoesNotExist:
-        # Deleted after the build checked for it and took its lease: the build's next read
-        # of the goal raises (``engine._recompute`` expects the goal to stay). Without a
-        # broker this ran inside the request that queued it, which answered 500.
-        if Goal.objects.filter(pk=goal_id).exists():
-            raise
-        return False
     except engine.LeaseHeld as exc:
         if self.request.is_eager:
             # In-process (no broker): the recompute holding the lease builds again for any

@@ -826,6 +826,8 @@ class _EventSpan:
     days: list[date]
     day_starts: list[datetime]
     window_starts: list[datetime]
+    #: The first instant after the last day.
+    until: datetime | None = None
 
 
 def _event_filter(spec: GoalSpec) -> tuple[str, list[Any]]:
@@ -858,7 +860,7 @@ def _event_span(spec: GoalSpec) -> _EventSpan:
         noon = datetime.combine(day, datetime.min.time().replace(hour=12), tzinfo=spec.tz)
         window_starts.append(spec.window_start(noon))
         day += timedelta(days=1)
-    return _EventSpan(count, days, day_starts, window_starts)
+    return _EventSpan(count, days, day_starts, window_starts, attribution.day_start(day, spec.tz))
 
 
 def _events_staged_sql(
@@ -879,7 +881,11 @@ def _events_staged_sql(
     """
     goal, events = spec.goal, Event._meta.db_table
     where, where_params = _event_filter(spec)
-    where += f" AND {_shard_sql('e', shard)}"
+    # Only the span's events: one committed since the span was read may lie outside it, where
+    # ``width_bucket`` would give it the last day (or none). Such an event was received after
+    # the build began, so its catch-up adds it (found by a stress run with a worker).
+    where += f" AND e.timestamp >= %s AND e.timestamp < %s AND {_shard_sql('e', shard)}"
+    where_params += [span.day_starts[0], span.until]
     key = goal.impact_event_key if goal.impact_currency and goal.impact_static is None else ""
     revenue, missing, recheck = "0", "FALSE", "FALSE"
     value, value_params = "NULL::jsonb", []

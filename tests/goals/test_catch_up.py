@@ -254,3 +254,42 @@ def test_unseen_since_looks_back_the_whole_overlap_when_a_session_is_hidden_from
         with connection.cursor() as cursor:
             cursor.execute("DROP ROLE IF EXISTS goals_test_unprivileged")
     assert since <= before - engine.RECONCILE_OVERLAP + timedelta(seconds=1)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("when", ["2026-03-09T10:00:00Z", "2026-02-20T10:00:00Z"])
+def test_an_event_committed_outside_the_builds_span_of_days_is_caught_up(
+    workspace: Workspace, api: APIClient, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """A simple event goal's build reads its events' span of local days, then the events: one
+    committed in between, on a day after the last (or before the first), was given the last
+    day (or none: the build failed on a NULL local date). Found by a stress run with a worker.
+    It is left to the catch-up, which gives it its own day and window."""
+    onboarding = Campaign.objects.create(workspace=workspace, name="Onboarding")
+    goal = make_goal(workspace, sources=[onboarding], window_days=1)
+    ingest(
+        api,
+        event("ada", "plan_activated", "2026-03-04T10:00:00Z"),
+        event("bob", "plan_activated", "2026-03-05T10:00:00Z"),
+        message("m1", "ada", "2026-03-08T09:00:00Z", onboarding),
+        metric("m1", "delivered", "2026-03-08T09:05:00Z"),
+    )
+    real_span = engine._event_span
+
+    def span_then_ingest(spec: Any) -> Any:
+        span = real_span(spec)
+        ingest(api, event("ada", "plan_activated", when))
+        return span
+
+    monkeypatch.setattr(engine, "_event_span", span_then_ingest)
+    raced = recompute_now(goal).current_version
+    monkeypatch.setattr(engine, "_event_span", real_span)
+    columns = ("person_key", "achieved_at", "local_date", "window_start", "message_id")
+    built = sorted(Achievement.objects.filter(goal=goal, version=raced).values_list(*columns))
+    fresh = recompute_now(goal).current_version
+
+    assert fresh > raced
+    assert len(built) == 3
+    assert built == sorted(
+        Achievement.objects.filter(goal=goal, version=fresh).values_list(*columns)
+    )

@@ -25,7 +25,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes import views as contenttype_views
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
 from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -54,6 +53,7 @@ from campaigns.models import (
     Workspace,
     time_zone_names,
 )
+from campaigns.pagination import IdsFirstPaginator
 from campaigns.sources import broadcast_kind_check, tag_rows, tags_clean
 
 _ROLES_CACHE = "_goals_workspace_roles"
@@ -736,26 +736,6 @@ class AttributeChangeInline(ReadOnlyInline):
     fields = ("timestamp", "attributes", "received_at")
     readonly_fields = fields
     ordering = ("-timestamp",)
-
-
-class IdsFirstPaginator(Paginator):
-    """Takes a page's ids first, then fetches those rows with the related rows the list shows
-    (``list_select_related``), in the page's order.
-
-    Ordering a table of millions joined to its related rows made the database join every row
-    before sorting them for one page: 2.7 s for the achievements of a goal of 292,000, against
-    0.3 s for the ids alone."""
-
-    def page(self, number: int | str) -> Page:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        rows: QuerySet[Any] = self.object_list  # type: ignore[assignment]  # the admin's queryset
-        ids = list(rows.values_list("pk", flat=True)[bottom:top])
-        found = {row.pk: row for row in rows.filter(pk__in=ids)}
-        return Page([found[pk] for pk in ids if pk in found], number, self)
 
 
 class FactAdmin(WorkspaceScopedAdmin):

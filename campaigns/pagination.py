@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -101,3 +102,30 @@ class Pagination(PageNumberPagination):
         paginated: dict[str, Any] = super().get_paginated_response_schema(schema)
         paginated["required"] = list(paginated["properties"])
         return paginated
+
+
+class IdsFirstPaginator(Paginator):
+    """Takes a page's ids first, then fetches those rows (with the related rows the queryset
+    selects: the admin's ``list_select_related``), in the page's order.
+
+    Ordering a table of millions joined to its related rows made the database join every row
+    before sorting them for one page: 2.7 s for the achievements of a goal of 292,000, against
+    0.3 s for the ids alone."""
+
+    def page(self, number: int | str) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        rows: QuerySet[Any] = self.object_list  # type: ignore[assignment]  # the admin's queryset
+        ids = list(rows.values_list("pk", flat=True)[bottom:top])
+        found = {row.pk: row for row in rows.filter(pk__in=ids)}
+        return Page([found[pk] for pk in ids if pk in found], number, self)
+
+
+class IdsFirstPagination(Pagination):
+    """``Pagination`` of a list whose rows come with related rows: a page's ids first
+    (``IdsFirstPaginator``)."""
+
+    django_paginator_class = IdsFirstPaginator

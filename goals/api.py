@@ -29,6 +29,7 @@ from campaigns import schema as _schema  # noqa: F401  (registers the bearer sch
 from campaigns.bulk import batched
 from campaigns.errors import NotFound
 from campaigns.filters import StableOrderingFilter
+from campaigns.pagination import IdsFirstPagination
 from campaigns.parsers import JSONParser
 from campaigns.schema import AutoSchema
 from campaigns.scoping import WorkspaceScopedMixin
@@ -306,6 +307,7 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         url_name="achievements",
         filter_backends=[],
         serializer_class=AchievementSerializer,
+        pagination_class=IdsFirstPagination,
     )
     def achievements(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         goal = self.get_object()
@@ -313,9 +315,8 @@ class GoalViewSet(JSONErrorsMixin, WorkspaceScopedMixin, viewsets.ModelViewSet):
         if not query.is_valid():
             raise serializers.ValidationError(form_errors(query))
         rows = selectors.achievement_list(goal=goal, **query.selector_arguments())
-        ids = self.paginate_queryset(rows.values_list("pk", flat=True))
-        assert ids is not None
-        page = selectors.achievements_with_credit(goal=goal, ids=ids)
+        page = self.paginate_queryset(rows)
+        assert page is not None
         client_ids = selectors.achievement_trigger_client_ids(goal=goal, achievements=page)
         context = {"goal": goal, "trigger_client_ids": client_ids}
         body = AchievementSerializer(page, many=True, context=context).data

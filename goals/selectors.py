@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -209,9 +209,9 @@ def achievement_list(
 
     ``start`` / ``end`` are inclusive local dates (the workspace's calendar); ``source`` is a
     ("campaign" | "broadcast", id) the achievement was credited to; ``attributed`` keeps the
-    credited (True) or the unattributed (False) ones. Only the achievements' own columns: a
-    page of them is fetched with its person, message and source by ``achievements_with_credit``
-    (joining them to every row of a large goal before sorting took seconds).
+    credited (True) or the unattributed (False) ones, with their person, message and source:
+    page it by ids first (``campaigns.pagination.IdsFirstPaginator``), since joining those to
+    every row of a large goal before sorting took seconds.
 
     A ``source`` that is not one of the goal's workspace's campaigns or broadcasts (deleted
     ones included: they keep their history) is ``NotFound`` naming ``source``, as the object
@@ -222,7 +222,9 @@ def achievement_list(
         model = Campaign if kind == "campaign" else Broadcast
         if not model.objects.in_workspace(goal.workspace).filter(pk=pk).exists():
             raise NotFound({"source": [f"no {kind} with id {pk} in this workspace"]})
-    rows = Achievement.objects.filter(goal=goal, version=goal.current_version)
+    rows = Achievement.objects.filter(goal=goal, version=goal.current_version).select_related(
+        "person", "message", "source_campaign", "source_broadcast"
+    )
     if start is not None:
         rows = rows.filter(local_date__gte=start)
         if start > date.min + DAY_SLACK:
@@ -246,17 +248,6 @@ def achievement_list(
 #: ``achievement_list`` bounds the time by the range widened by this much (the time index
 #: finds those rows; the dates then decide).
 DAY_SLACK = timedelta(days=2)
-
-
-def achievements_with_credit(*, goal: Goal, ids: Sequence[int]) -> list[Achievement]:
-    """The achievements ``ids`` of ``goal``'s current result (a page of ``achievement_list``),
-    in that order, with their person, message and source, in one query."""
-    found = (
-        Achievement.objects.filter(goal=goal, version=goal.current_version)
-        .select_related("person", "message", "source_campaign", "source_broadcast")
-        .in_bulk(ids)
-    )
-    return [found[pk] for pk in ids if pk in found]
 
 
 def achievement_trigger_client_ids(

@@ -135,6 +135,21 @@ def test_the_site_answers_the_browsers_favicon_request(client: Client) -> None:
     assert b"<svg" in response.content
 
 
+def _event_goal_form(name: str, event: str) -> dict[str, str]:
+    """The builder's fields for an event goal without conditions, filters or impact."""
+    return {
+        "name": name,
+        "trigger_type": "event",
+        "event_name": event,
+        "attribute_op": "eq",
+        "impact_mode": "none",
+        "conditions-TOTAL_FORMS": "0",
+        "conditions-INITIAL_FORMS": "0",
+        "filters-TOTAL_FORMS": "0",
+        "filters-INITIAL_FORMS": "0",
+    }
+
+
 def _form_target(page_url: str, html: str, form_id: str) -> str:
     """Where the browser posts form ``form_id`` of the page at ``page_url``: its ``action``
     (a query alone keeps the page's path), or the page's own URL without one."""
@@ -166,17 +181,7 @@ def test_a_form_acts_in_the_workspace_it_was_shown_in_after_a_switch_in_another_
 
     created = client.post(
         _form_target("/goals/new/", builder, "goal-form"),
-        {
-            "name": "Made in Acme",
-            "trigger_type": "event",
-            "event_name": "signed_up",
-            "attribute_op": "eq",
-            "impact_mode": "none",
-            "conditions-TOTAL_FORMS": "0",
-            "conditions-INITIAL_FORMS": "0",
-            "filters-TOTAL_FORMS": "0",
-            "filters-INITIAL_FORMS": "0",
-        },
+        _event_goal_form("Made in Acme", "signed_up"),
     )
     assert created.status_code == 302
     made = Goal.objects.get(name="Made in Acme")
@@ -197,17 +202,7 @@ def test_a_form_acts_in_the_workspace_it_was_shown_in_after_a_switch_in_another_
     client.post("/goals/workspace/", {"workspace": other_workspace.pk})
     edited = client.post(
         _form_target(edit_url, edit_page, "goal-form"),
-        {
-            "name": "Renamed in Acme",
-            "trigger_type": "event",
-            "event_name": goal.criteria["trigger"]["name"],
-            "attribute_op": "eq",
-            "impact_mode": "none",
-            "conditions-TOTAL_FORMS": "0",
-            "conditions-INITIAL_FORMS": "0",
-            "filters-TOTAL_FORMS": "0",
-            "filters-INITIAL_FORMS": "0",
-        },
+        _event_goal_form("Renamed in Acme", goal.criteria["trigger"]["name"]),
     )
     assert edited.status_code == 302
     goal.refresh_from_db()

@@ -399,9 +399,9 @@ def validate_channel_list(value: Any) -> list[str]:
 def default_touch_time() -> models.Case:
     """When a message first reached its channel's default qualifying metric (SPEC §4.4:
     ``delivered`` where the channel has it, else ``sent``, however machine opens and clicks
-    count). ``goals.engine._touch_sql_of`` writes the same expression in SQL for any settings;
-    for the defaults it must stay identical to this one, or the database cannot use the index
-    on it (a test holds them together)."""
+    count). ``goals.engine.credit._touch_sql_of`` writes the same expression in SQL for any
+    settings; for the defaults it must stay identical to this one, or the database cannot use
+    the index on it (a test holds them together)."""
     return models.Case(
         *(
             models.When(

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from campaigns.models import Workspace
 from goals import services
 from goals.api import GoalViewSet
+from goals.engine import recomputes
 from goals.models import Goal
 from tests.goals.test_api_scenarios import goal, ok
 
@@ -89,17 +90,16 @@ def test_a_goal_deleted_while_its_in_process_recompute_starts_is_a_404_not_a_500
     read of the goal raise ``DoesNotExist`` out of the task and the PATCH answered 500 (1 in
     10 PATCH + DELETE pairs on SQLite). The task finds the goal gone and does nothing, as it
     does when the goal was deleted before it started."""
-    from goals import engine
 
     g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}})
-    real_claim = engine._claim
+    real_claim = recomputes._claim
 
     def claimed_then_deleted(goal_id: int) -> Any:
         token = real_claim(goal_id)
         Goal.objects.filter(pk=goal_id).delete()
         return token
 
-    monkeypatch.setattr(engine, "_claim", claimed_then_deleted)
+    monkeypatch.setattr(recomputes, "_claim", claimed_then_deleted)
     criteria = {"trigger": {"type": "event", "name": "sell"}}
 
     response = api.patch(f"/api/v1/goals/{g['id']}", {"criteria": criteria}, format="json")

@@ -15,6 +15,7 @@ from campaigns import channels, services
 from campaigns.models import Broadcast, Campaign, Message, MessageMetric, Person
 from campaigns.services import message_reach_refresh
 from goals import attribution, engine
+from goals.engine import credit
 from goals.models import Achievement, Goal, GoalSource
 
 BASE = datetime(2026, 3, 20, tzinfo=UTC)  # Berlin's DST change (03-29) falls inside the span
@@ -172,8 +173,8 @@ def test_sql_attribution_equals_the_reference_rule(
     if connection.vendor == "postgresql":
         # And the other of its two ways (the LATERAL join through the touch index, or the
         # as-of join), whichever the goal's settings chose: any settings give the same credit.
-        chosen = engine._touch_indexed(spec)
-        with mock.patch.object(engine, "_touch_indexed", return_value=not chosen):
+        chosen = credit._touch_indexed(spec)
+        with mock.patch.object(credit, "_touch_indexed", return_value=not chosen):
             engine.build_attributed(spec, version=3, rows=[[(goal.pk, 3, *r[2:]) for r in rows]])
         versions.append(3)
     credits = {

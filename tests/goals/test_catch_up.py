@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from campaigns import ingestion
 from campaigns.models import Campaign, Event, Message, MessageMetric, Person, Workspace
 from goals import engine
+from goals.engine import build, incremental, recomputes
 from goals.models import Achievement, Goal
 from tests.goals.helpers import ingest, make_goal, recompute_now, results
 from tests.goals.test_engine import event, message, metric
@@ -30,14 +31,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def applied_people(monkeypatch: pytest.MonkeyPatch) -> list[set[uuid.UUID]]:
     """Record the people each ``_apply_to_goal`` call re-evaluates."""
     calls: list[set[uuid.UUID]] = []
-    real_apply = engine._apply_to_goal
+    real_apply = incremental._apply_to_goal
 
     def recorded(goal_id: int, keys: Any) -> None:
         keys = set(keys)
         calls.append(keys)
         real_apply(goal_id, keys)
 
-    monkeypatch.setattr(engine, "_apply_to_goal", recorded)
+    monkeypatch.setattr(incremental, "_apply_to_goal", recorded)
     return calls
 
 
@@ -76,7 +77,7 @@ def test_a_row_committed_during_a_build_by_a_transaction_open_before_it_is_caugh
     read the events: its row is neither in the build nor, when its task ran before the
     switch, in the new result by that task. Catch-up starts from the oldest transaction open
     when the build began, however long ago that began."""
-    monkeypatch.setattr(engine, "CLOCK_MARGIN", timedelta(0))
+    monkeypatch.setattr(incremental, "CLOCK_MARGIN", timedelta(0))
     goal = make_goal(workspace)
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     ada = Person.objects.get(identifier="ada")
@@ -113,7 +114,7 @@ def test_a_row_committed_during_a_build_by_a_transaction_open_before_it_is_caugh
         ingestion.join(20)
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", build_then_commit)
+    monkeypatch.setattr(recomputes, "build_attributed", build_then_commit)
     calls = applied_people(monkeypatch)
     try:
         goal = recompute_now(goal)
@@ -137,8 +138,8 @@ def test_unseen_since_reaches_back_to_an_open_transaction_but_no_further_than_th
 ) -> None:
     """From the start of a transaction still open; but a session left open in a transaction
     for hours must not make every catch-up re-read hours of data."""
-    monkeypatch.setattr(engine, "CLOCK_MARGIN", timedelta(0))
-    monkeypatch.setattr(engine, "RECONCILE_OVERLAP", timedelta(seconds=2))
+    monkeypatch.setattr(incremental, "CLOCK_MARGIN", timedelta(0))
+    monkeypatch.setattr(incremental, "RECONCILE_OVERLAP", timedelta(seconds=2))
     other = connection.copy()
     try:
         with other.cursor() as cursor:
@@ -162,21 +163,21 @@ def test_a_large_catch_up_re_evaluates_people_in_bounded_chunks(
 ) -> None:
     """Catch-up after a bulk import holds one chunk of people (and the goal row) at a time,
     and each person's result is the same as evaluating everyone at once."""
-    monkeypatch.setattr(engine, "APPLY_CHUNK", 2)
+    monkeypatch.setattr(incremental, "APPLY_CHUNK", 2)
     goal = make_goal(workspace)
     ingest(
         api,
         *(event(f"p{n}", "plan_activated", f"2026-01-1{n}T10:00:00Z") for n in range(5)),
     )
     Goal.objects.filter(pk=goal.pk).update(reconciled_through=None)
-    real_chunk = engine._apply_chunk_to_goal
+    real_chunk = incremental._apply_chunk_to_goal
     sizes: list[int] = []
 
     def recorded(goal_id: int, keys: Any) -> None:
         sizes.append(len(keys))
         real_chunk(goal_id, keys)
 
-    monkeypatch.setattr(engine, "_apply_chunk_to_goal", recorded)
+    monkeypatch.setattr(incremental, "_apply_chunk_to_goal", recorded)
     assert engine.reconcile()["reconciled"] == 1
 
     assert sizes == [2, 2, 1]
@@ -212,7 +213,7 @@ def test_a_metric_whose_task_runs_during_a_build_counts_in_the_new_result(
     assert len(queued) == 1  # the metric's task waits behind others in the queue
     # Received before the build, longer ago than any catch-up window reaches (the 30 s margin
     # on PostgreSQL, the five minutes of ``RECONCILE_OVERLAP`` elsewhere or before).
-    age_received_rows(workspace, engine.RECONCILE_OVERLAP + timedelta(minutes=1))
+    age_received_rows(workspace, incremental.RECONCILE_OVERLAP + timedelta(minutes=1))
     real_build = engine.build_attributed
 
     def build_then_run_the_task(spec: Any, **kwargs: Any) -> int:
@@ -220,9 +221,9 @@ def test_a_metric_whose_task_runs_during_a_build_counts_in_the_new_result(
         queued.pop()()  # runs now (in-process), against the current result: the old one
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", build_then_run_the_task)
+    monkeypatch.setattr(recomputes, "build_attributed", build_then_run_the_task)
     goal = recompute_now(goal)
-    monkeypatch.setattr(engine, "build_attributed", real_build)
+    monkeypatch.setattr(recomputes, "build_attributed", real_build)
 
     achievement = Achievement.objects.get(goal=goal, version=goal.current_version)
     assert achievement.message is not None and achievement.message.client_id == "m1"
@@ -253,7 +254,7 @@ def test_unseen_since_looks_back_the_whole_overlap_when_a_session_is_hidden_from
         other.close()
         with connection.cursor() as cursor:
             cursor.execute("DROP ROLE IF EXISTS goals_test_unprivileged")
-    assert since <= before - engine.RECONCILE_OVERLAP + timedelta(seconds=1)
+    assert since <= before - incremental.RECONCILE_OVERLAP + timedelta(seconds=1)
 
 
 @pytest.mark.postgresql
@@ -274,16 +275,16 @@ def test_an_event_committed_outside_the_builds_span_of_days_is_caught_up(
         message("m1", "ada", "2026-03-08T09:00:00Z", onboarding),
         metric("m1", "delivered", "2026-03-08T09:05:00Z"),
     )
-    real_span = engine._event_span
+    real_span = build._event_span
 
     def span_then_ingest(spec: Any) -> Any:
         span = real_span(spec)
         ingest(api, event("ada", "plan_activated", when))
         return span
 
-    monkeypatch.setattr(engine, "_event_span", span_then_ingest)
+    monkeypatch.setattr(build, "_event_span", span_then_ingest)
     raced = recompute_now(goal).current_version
-    monkeypatch.setattr(engine, "_event_span", real_span)
+    monkeypatch.setattr(build, "_event_span", real_span)
     columns = ("person_key", "achieved_at", "local_date", "window_start", "message_id")
     built = sorted(Achievement.objects.filter(goal=goal, version=raced).values_list(*columns))
     fresh = recompute_now(goal).current_version

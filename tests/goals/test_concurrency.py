@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Campaign, Message, Person, Workspace
 from goals import engine
+from goals.engine import build, credit, incremental, recomputes, reconciliation
 from goals.models import Goal, GoalStatus
 from tests.goals.helpers import ingest, make_goal, recompute_now, results
 from tests.goals.test_engine import event
@@ -60,8 +61,8 @@ def test_an_incremental_update_does_not_hold_ingestion_of_its_workspace(
         release.wait(10)
         real_apply(spec, **kwargs)
 
-    monkeypatch.setattr(engine, "apply_people", slow_apply)
-    updating = in_thread(lambda: engine._apply_to_goal(goal.pk, [ada.key]))
+    monkeypatch.setattr(incremental, "apply_people", slow_apply)
+    updating = in_thread(lambda: incremental._apply_to_goal(goal.pk, [ada.key]))
     try:
         assert inside.wait(10)
         # An ingestion-like write into the workspace, committing while the update runs.
@@ -83,8 +84,8 @@ def test_a_build_longer_than_its_lease_keeps_it(
     goal comes back quickly) without a long phase of a live build losing it to another
     worker."""
     # A heartbeat may be late by most of the lease on a loaded machine and still renew it.
-    monkeypatch.setattr(engine, "LEASE", timedelta(seconds=3))
-    monkeypatch.setattr(engine, "LEASE_HEARTBEAT", timedelta(seconds=0.1))
+    monkeypatch.setattr(recomputes, "LEASE", timedelta(seconds=3))
+    monkeypatch.setattr(recomputes, "LEASE_HEARTBEAT", timedelta(seconds=0.1))
     goal = make_goal(workspace)
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     real_build = engine.build_attributed
@@ -94,10 +95,10 @@ def test_a_build_longer_than_its_lease_keeps_it(
         count = real_build(spec, **kwargs)
         stop = threading.Event()
         stop.wait(4)  # a long phase: longer than the lease
-        taken.append(engine._claim(goal.pk))  # what another worker's task would try
+        taken.append(recomputes._claim(goal.pk))  # what another worker's task would try
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", long_build)
+    monkeypatch.setattr(recomputes, "build_attributed", long_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is True
     assert taken == [None]
@@ -113,16 +114,16 @@ def test_a_goal_whose_worker_died_mid_build_is_restarted_by_reconcile_soon(
     (Redis redelivers it only after an hour). Reconcile restarts the recompute once the lease
     expires: that must be within a minute or two, not the 30 minutes it was, during which the
     goal stayed ``recomputing`` and every change to it waited."""
-    assert timedelta(minutes=2) >= engine.LEASE
+    assert timedelta(minutes=2) >= recomputes.LEASE
     goal = make_goal(workspace)
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     Goal.objects.filter(pk=goal.pk).update(
         requested_version=goal.requested_version + 1, status=GoalStatus.RECOMPUTING
     )
-    assert engine._claim(goal.pk) is not None  # the worker that then died
+    assert recomputes._claim(goal.pk) is not None  # the worker that then died
     assert engine.reconcile()["restarted"] == 0  # its lease still holds
-    later = timezone.now() + engine.LEASE + timedelta(seconds=1)
-    monkeypatch.setattr(engine.timezone, "now", lambda: later)
+    later = timezone.now() + recomputes.LEASE + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     assert engine.reconcile()["restarted"] == 1  # in-process: the recompute ran
     goal.refresh_from_db()
     assert goal.status == GoalStatus.READY
@@ -144,7 +145,7 @@ def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
     ingest(api, person("bob", "2026-01-06T10:00:00Z", plan="pro"))
     before = results(goal)
     assert len(before) == 2
-    real_credit_sql = engine._credit_sql
+    real_credit_sql = credit._credit_sql
     deleted: list[str] = []
 
     def delete_mid_build(*args: Any, **kwargs: Any) -> Any:
@@ -153,11 +154,11 @@ def test_a_person_deleted_while_a_build_writes_keeps_their_achievements(
             deleted.append("ada")
         return real_credit_sql(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_credit_sql", delete_mid_build)
+    monkeypatch.setattr(build, "_credit_sql", delete_mid_build)
     Goal.objects.filter(pk=goal.pk).update(window_days=3)
     recompute_now(goal)
     assert deleted == ["ada"]
-    monkeypatch.setattr(engine, "_credit_sql", real_credit_sql)
+    monkeypatch.setattr(build, "_credit_sql", real_credit_sql)
     assert len(results(goal)) == 2
     recompute_now(goal)  # ada's history is gone now: her achievement is carried over
     after = results(goal)
@@ -240,7 +241,8 @@ def test_reconcile_passes_do_not_overlap(workspace: Workspace, monkeypatch: Any)
             release.wait(10)
         real_catch_up(**kwargs)
 
-    monkeypatch.setattr(engine, "catch_up", slow_catch_up)
+    monkeypatch.setattr(reconciliation, "catch_up", slow_catch_up)
+    monkeypatch.setattr(recomputes, "catch_up", slow_catch_up)
     first: list[dict[str, int]] = []
     thread = in_thread(lambda: first.append(engine.reconcile()))
     try:
@@ -278,7 +280,7 @@ def test_a_change_made_while_the_lease_holder_catches_up_is_built(
             engine.recompute_request(goal=Goal.objects.get(pk=goal.pk))  # its task: lease held
         real_catch_up(**kwargs)
 
-    monkeypatch.setattr(engine, "catch_up", catch_up_while_a_change_arrives)
+    monkeypatch.setattr(recomputes, "catch_up", catch_up_while_a_change_arrives)
     goal = recompute_now(goal)
     assert changed == [True]
     assert goal.current_version == goal.requested_version

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Person, Segment, Workspace
 from goals import engine
+from goals.engine import recomputes
 from goals.models import Achievement, Goal, GoalStatus
 from tests.goals.helpers import ingest, make_goal, recompute_now, results
 
@@ -234,7 +235,7 @@ def test_a_build_overtaken_by_a_newer_change_is_discarded_and_built_again(
             Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 2)
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", change_goal_during_the_first_build)
+    monkeypatch.setattr(recomputes, "build_attributed", change_goal_during_the_first_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is True
     goal.refresh_from_db()
@@ -252,10 +253,10 @@ def test_a_recompute_while_another_holds_the_goal_waits_and_then_finds_nothing_t
     goal = make_goal(workspace, sources=[onboarding])
     ingest(api, event("ada", "plan_activated", "2026-01-14T10:00:00Z"))
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
-    assert engine._claim(goal.pk)  # another worker is building
+    assert recomputes._claim(goal.pk)  # another worker is building
     with pytest.raises(engine.LeaseHeld):
         engine.recompute(goal_id=goal.pk)
-    engine._release(goal.pk)
+    recomputes._release(goal.pk)
     assert engine.recompute(goal_id=goal.pk) is True
     assert engine.recompute(goal_id=goal.pk) is False  # idempotent: already current
     goal.refresh_from_db()
@@ -512,7 +513,7 @@ def test_a_goal_deleted_during_its_recompute_ends_it_quietly(
         Goal.objects.filter(pk=goal.pk).delete()
         return real_build(spec, **kwargs)
 
-    monkeypatch.setattr(engine, "build_attributed", delete_goal_then_build)
+    monkeypatch.setattr(recomputes, "build_attributed", delete_goal_then_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is False
     assert not Achievement.objects.filter(goal_id=goal.pk).exists()
@@ -635,7 +636,7 @@ def test_a_build_whose_lease_was_taken_over_is_never_switched_in(
         )
         return count
 
-    monkeypatch.setattr(engine, "build_attributed", lose_the_lease)
+    monkeypatch.setattr(recomputes, "build_attributed", lose_the_lease)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
     assert engine.recompute(goal_id=goal.pk) is False
     goal.refresh_from_db()

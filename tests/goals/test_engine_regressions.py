@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Campaign, Message, MessageMetric, Person, Workspace
 from goals import engine
+from goals.engine import recomputes
 from goals.models import Achievement, Goal
 from tests.goals.helpers import ingest, make_goal, recompute_now, results
 from tests.goals.test_engine import event
@@ -164,7 +165,7 @@ def test_in_process_a_change_during_a_recompute_is_built_by_it(workspace: Worksp
 
     goal = make_goal(workspace)
     Goal.objects.filter(pk=goal.pk).update(
-        recompute_lease_until=timezone.now() + engine.LEASE
+        recompute_lease_until=timezone.now() + recomputes.LEASE
     )  # another web thread is building
     with transaction.atomic():
         engine.recompute_request(goal=goal)  # must not raise

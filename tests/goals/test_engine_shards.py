@@ -1,5 +1,5 @@
 """A large recompute on PostgreSQL splits its people over several connections working at once
-(``engine._shards``); what it builds is what one connection builds. Committed data only
+(``shards._shards``); what it builds is what one connection builds. Committed data only
 (other connections cannot see a test's transaction), so these tests commit."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Broadcast, Campaign, Workspace
 from goals import engine
+from goals.engine import build, recomputes, rollup, shards
 from goals.models import Achievement, Goal
 from tests.goals import helpers
 from tests.goals.test_engine import event, message, metric
@@ -30,14 +31,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def shard_counts(monkeypatch: Any) -> list[int]:
     """Every build step's number of connections; any goal is "large"."""
     counts: list[int] = []
-    real = engine._on_shards
+    real = shards._on_shards
 
     def spy(count: int, work: Any) -> Any:
         counts.append(count)
         return real(count, work)
 
-    monkeypatch.setattr(engine, "_on_shards", spy)
-    monkeypatch.setattr(engine, "SHARD_MIN_ROWS", 1)
+    # Patched where each build step looks them up.
+    for module in (build, rollup, recomputes):
+        monkeypatch.setattr(module, "_on_shards", spy)
+    for module in (shards, build):
+        monkeypatch.setattr(module, "SHARD_MIN_ROWS", 1)
     return counts
 
 
@@ -95,7 +99,7 @@ def test_a_build_over_two_connections_equals_the_build_on_one(
         impact_currency="EUR",
         impact_event_key="price",
     )
-    assert engine._events_in_sql(engine.GoalSpec.load(goal)) == (
+    assert build._events_in_sql(engine.GoalSpec.load(goal)) == (
         connection.vendor == "postgresql" and "conditions" not in trigger
     )
     helpers.ingest(api, *people_data(workspace, campaign, newsletter))

@@ -17,7 +17,8 @@ from django.test import override_settings
 
 from campaigns import services
 from campaigns.models import Event, Person, Workspace
-from goals import engine, partitions
+from goals import attribution, engine, partitions
+from goals.engine import build
 from goals.models import Achievement, Goal
 
 BASE = datetime(2026, 3, 27, 20, 30, tzinfo=UTC)  # Berlin's DST change (03-29) is two days on
@@ -78,7 +79,7 @@ def test_sql_staging_makes_the_rows_evaluate_makes(
         for n, price in enumerate(PRICES * 2)
     )
     goal, spec = paid_goal(workspace, window_days=window_days, **impact)
-    assert engine._events_in_sql(spec) is (connection.vendor == "postgresql")
+    assert build._events_in_sql(spec) is (connection.vendor == "postgresql")
 
     staged = engine.build_attributed(spec, version=1)
     evaluated = engine.build_attributed(spec, version=2, rows=engine.evaluate(spec, version=2))
@@ -113,9 +114,9 @@ def test_goals_with_conditions_filters_or_array_steps_are_evaluated_in_python(
             tracking_start=BASE,
             trigger=trigger,
             filters=filters,
-            settings=engine.attribution.AttributionSettings(0, {}, False),
+            settings=attribution.AttributionSettings(0, {}, False),
         )
-        assert engine._events_in_sql(spec) is False
+        assert build._events_in_sql(spec) is False
 
 
 @pytest.mark.postgresql

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Person, Workspace
 from goals import engine
+from goals.engine import incremental
 from goals.models import Goal
 from tests.goals.helpers import ingest, make_goal
 from tests.goals.test_engine import event
@@ -41,13 +42,13 @@ def test_a_goal_deleted_during_its_incremental_update_waits_for_it(
 
     def update() -> None:
         try:
-            engine._apply_to_goal(goal.pk, [ada.key])
+            incremental._apply_to_goal(goal.pk, [ada.key])
         except BaseException as exc:  # the deadlock's loser, if it is this side
             failures.append(exc)
         finally:
             connection.close()
 
-    monkeypatch.setattr(engine, "apply_people", slow_apply)
+    monkeypatch.setattr(incremental, "apply_people", slow_apply)
     updating = threading.Thread(target=update, daemon=True)
     updating.start()
     assert inside.wait(10)

@@ -11,6 +11,7 @@ from django.db import connection
 
 from campaigns.models import Campaign, Event, Message, PendingMetric, Person, Workspace
 from goals import engine
+from goals.engine import incremental, recomputes, reconciliation
 from goals.models import Achievement, Goal, GoalStatus
 from tests.goals.helpers import make_goal
 
@@ -46,9 +47,9 @@ def test_it_restarts_a_recompute_whose_task_was_lost(workspace: Workspace) -> No
 def test_it_leaves_a_recompute_that_holds_its_lease_alone(workspace: Workspace) -> None:
     goal = make_goal(workspace)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.requested_version + 1)
-    assert engine._claim(goal.pk)  # a worker is building it right now
+    assert recomputes._claim(goal.pk)  # a worker is building it right now
     assert engine.reconcile()["restarted"] == 0
-    engine._release(goal.pk)
+    recomputes._release(goal.pk)
 
 
 def test_it_evaluates_data_whose_ingestion_task_was_lost(workspace: Workspace) -> None:
@@ -107,7 +108,7 @@ def test_it_stores_metrics_kept_for_a_message_whose_task_missed_them(
 
 def test_it_drops_the_staging_tables_of_builds_that_died(workspace: Workspace) -> None:
     building, idle = make_goal(workspace, name="Building"), make_goal(workspace, name="Idle")
-    assert engine._claim(building.pk)  # a worker is building it right now
+    assert recomputes._claim(building.pk)  # a worker is building it right now
     scratch = {
         f"goals_stage_{building.pk}_9": True,  # kept: its build may still be running
         f"goals_stage_{idle.pk}_4": False,  # left by a worker that died mid-build
@@ -120,7 +121,7 @@ def test_it_drops_the_staging_tables_of_builds_that_died(workspace: Workspace) -
                 cursor.execute(f"CREATE UNLOGGED TABLE {name} (id bigint)")
 
     dropped = engine.reconcile()["scratch_tables"]
-    engine._release(building.pk)
+    recomputes._release(building.pk)
 
     # SQLite's staging tables are temporary: they go with their connection.
     assert dropped == (2 if on_postgresql else 0)
@@ -175,9 +176,9 @@ def test_a_pass_reads_what_arrived_once_per_workspace_and_only_for_goals_it_affe
     lost_event(person)
     reads: list[int] = []
     applied: list[tuple[int, set[uuid.UUID]]] = []
-    real_read, real_apply = engine.received_since, engine._apply_to_goal
+    real_read, real_apply = engine.received_since, incremental._apply_to_goal
 
-    def counted_read(workspace_id: int, since: datetime) -> engine.Received:
+    def counted_read(workspace_id: int, since: datetime) -> incremental.Received:
         reads.append(workspace_id)
         return real_read(workspace_id, since)
 
@@ -185,8 +186,9 @@ def test_a_pass_reads_what_arrived_once_per_workspace_and_only_for_goals_it_affe
         applied.append((goal_id, set(keys)))
         real_apply(goal_id, keys)
 
-    monkeypatch.setattr(engine, "received_since", counted_read)
-    monkeypatch.setattr(engine, "_apply_to_goal", recorded_apply)
+    monkeypatch.setattr(reconciliation, "received_since", counted_read)
+    monkeypatch.setattr(incremental, "received_since", counted_read)
+    monkeypatch.setattr(incremental, "_apply_to_goal", recorded_apply)
 
     assert engine.reconcile()["reconciled"] == 2
 

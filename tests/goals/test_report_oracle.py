@@ -54,6 +54,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Broadcast, Campaign
 from goals import engine
+from goals.engine import rollup
 from goals.models import Achievement, Goal
 from tests.goals import helpers
 from tests.goals.test_engine import event, message, metric
@@ -497,7 +498,7 @@ def _incrementally(goal: Goal, person: str, change: Callable[[], Any]) -> None:
     before = engine.rollup_units(goal.pk, goal.current_version, [key])
     change()
     after = engine.rollup_units(goal.pk, goal.current_version, [key])
-    engine._rollup_apply(goal.pk, goal.current_version, before, after)
+    rollup._rollup_apply(goal.pk, goal.current_version, before, after)
 
 
 @helpers.oracle_settings(50)

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Workspace
 from goals import engine, reports
+from goals.engine import recomputes, rollup
 from goals.models import Goal, GoalRollup
 from goals.reports import Period, goal_report, report_csv
 from tests.goals import helpers
@@ -65,7 +66,7 @@ def assert_same_reports(goal: Goal) -> None:
             assert report_csv(got) == report_csv(expected)
 
 
-def stored_cells(goal: Goal) -> dict[engine.RollupKey, list[int]]:
+def stored_cells(goal: Goal) -> dict[rollup.RollupKey, list[int]]:
     goal.refresh_from_db()
     cells = {}
     for row in GoalRollup.objects.filter(goal=goal, version=goal.current_version, people__gt=0):
@@ -140,7 +141,7 @@ def test_the_rollups_planner_settings_end_with_it(workspace: Workspace) -> None:
         if connection.vendor != "postgresql":
             return {}
         with connection.cursor() as cursor:
-            names = list(engine.ROLLUP_SESSION_SETTINGS)
+            names = list(rollup.ROLLUP_SESSION_SETTINGS)
             cursor.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [names])
             return dict(cursor.fetchall())
 
@@ -330,7 +331,7 @@ def test_a_discarded_build_leaves_no_rollup_behind(
         Goal.objects.filter(pk=goal_id).update(requested_version=version + 1)
         return cells
 
-    monkeypatch.setattr(engine, "build_rollup", change_goal_mid_build)
+    monkeypatch.setattr(recomputes, "build_rollup", change_goal_mid_build)
     Goal.objects.filter(pk=goal.pk).update(requested_version=goal.current_version + 1)
 
     assert engine.recompute(goal_id=goal.pk) is False

@@ -10,6 +10,7 @@ from django.db import connection
 from campaigns import channels
 from campaigns.models import Campaign, Workspace
 from goals import engine
+from goals.engine import credit
 from goals.models import Achievement, Goal
 
 from .helpers import make_goal
@@ -28,9 +29,9 @@ def test_the_lateral_join_walks_the_touch_index_by_person_and_touch_time(
     engine's order drifts from the index's, every message of the window is sorted."""
     campaign = Campaign.objects.create(workspace=workspace, name="Onboarding")
     spec = spec_of(make_goal(workspace, sources=[campaign], compute=False))
-    assert engine._touch_indexed(spec)
+    assert credit._touch_indexed(spec)
     columns = [Achievement._meta.get_field(f).column or f for f in engine.BUILD_FIELDS]  # type: ignore[union-attr]
-    sql, params = engine._lateral_credit_sql(spec, "staged", columns)
+    sql, params = credit._lateral_credit_sql(spec, "staged", columns)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE staged AS SELECT * FROM goals_achievement WHERE FALSE"
@@ -66,4 +67,4 @@ def test_goals_whose_touch_time_is_the_indexed_one_use_the_index_on_postgresql(
     workspace: Workspace, metrics: dict[str, str], count_machine: bool, indexed: bool
 ) -> None:
     goal = make_goal(workspace, compute=False, metrics=metrics, count_machine=count_machine)
-    assert engine._touch_indexed(spec_of(goal)) is (indexed and connection.vendor == "postgresql")
+    assert credit._touch_indexed(spec_of(goal)) is (indexed and connection.vendor == "postgresql")

@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import F
 from django.test import Client
+from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Role, Workspace
@@ -99,7 +100,7 @@ class Command(BaseCommand):
     def _reports(self, goal: Goal, workspace: Workspace, calls: int) -> None:
         _, secret = services.api_token_create(workspace=workspace, name="bench", role=Role.VIEWER)
         client = Client(headers={"Authorization": f"Bearer {secret}"})
-        today = engine.timezone.now().astimezone(workspace.tz).date()
+        today = timezone.now().astimezone(workspace.tz).date()
         try:
             for days in (30, 90):
                 start = today - timedelta(days=days - 1)

@@ -16,8 +16,9 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Role, Workspace
-from goals import reports
-from goals.models import Goal
+from goals import engine, reports
+from goals import services as goal_services
+from goals.models import Goal, GoalStatus
 from goals.report_api import GoalReportSerializer, report_body
 from goals.reports import MAX_RANGE_DAYS
 from tests.goals.test_reports import achieve, add_source, d, make_goal, person
@@ -182,6 +183,41 @@ class TestJson:
             "people": 2,
             "revenue": "20.29",
         }
+
+    @pytest.mark.parametrize("from_rollup", [False, True])
+    def test_a_removed_source_keeps_its_credits_until_the_recompute_replaces_the_result(
+        self, api: APIClient, goal: Goal, from_rollup: bool
+    ) -> None:
+        """SPEC §6: readers keep seeing the last complete result until the new one is
+        complete. Removing Onboarding asks for a recompute; until it is done the result still
+        credits Onboarding, so the report lists it: its 2 people were in neither `by_source`
+        nor `unattributed`, and the sources and the unattributed no longer added up."""
+        if from_rollup:
+            engine.build_rollup(goal.pk, goal.current_version)
+            Goal.objects.filter(pk=goal.pk).update(rollup_version=goal.current_version)
+        onboarding = Campaign.objects.get(name="Onboarding")
+        goal_services.source_remove(goal=goal, source=onboarding)
+        goal.refresh_from_db()
+        assert goal.status == GoalStatus.RECOMPUTING  # its task runs after the commit
+
+        body = api.get(url(goal), RANGE).json()
+
+        assert body["total_people"] == 4
+        assert [
+            (s["source"]["name"], s["people"], s["achievements"], s["revenue"])
+            for s in body["by_source"]
+        ] == [
+            ("Onboarding", 2, 3, "20.29"),
+            ("March newsletter", 1, 1, "5.00"),
+            ("Idle", 0, 0, "0.00"),
+        ]
+        assert body["by_source"][0]["progress"][1] == {
+            "period_start": "2026-03-03",
+            "people": 2,
+            "revenue": "20.19",
+        }
+        csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
+        assert f",source,campaign,{onboarding.pk},Onboarding,false,2,,3,20.29,EUR," in csv_text
 
     def test_the_default_range_is_the_last_30_days_in_the_workspace_zone(
         self, api: APIClient, workspace: Workspace

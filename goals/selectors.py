@@ -19,7 +19,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -419,11 +418,6 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
             wanted |= Q(goal_id=goal.pk, version=goal.current_version)
         return wanted & Q(local_date__gte=start, local_date__lte=end)
 
-    def is_source(kind: str, column: str) -> Exists:
-        return Exists(
-            GoalSource.objects.filter(goal_id=OuterRef("goal_id"), **{kind: OuterRef(column)})
-        )
-
     def finer(rows: QuerySet[Any], *group: Any, micro: Any, **named: Any) -> list[tuple[int, int]]:
         fine = (
             rows.values(*group, **named)
@@ -438,19 +432,9 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     others = [goal for goal in goals if goal.rollup_version != goal.current_version]
     found: list[tuple[int, int]] = []
     if rolled:
-        # The report's series: the total, the goal's sources and the unattributed.
-        scopes = (
-            GoalRollup.objects.filter(of(rolled))
-            .alias(
-                has_campaign=is_source("campaign_id", "scope_id"),
-                has_broadcast=is_source("broadcast_id", "scope_id"),
-            )
-            .filter(
-                Q(scope_type__in=[RollupScope.TOTAL, RollupScope.UNATTRIBUTED])
-                | Q(scope_type=RollupScope.CAMPAIGN, has_campaign=True)
-                | Q(scope_type=RollupScope.BROADCAST, has_broadcast=True)
-            )
-        )
+        # The report's series: the total, every credited source (the goal's, and one whose
+        # removal's recompute is not done: ``reports._removed_sources``) and the unattributed.
+        scopes = GoalRollup.objects.filter(of(rolled))
         found += finer(
             scopes,
             "goal_id",
@@ -462,12 +446,8 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     if others:
         rows = Achievement.objects.filter(of(others))
         found += finer(rows, "goal_id", "local_date", micro=micro_sum())
-        series = rows.alias(
-            has_campaign=is_source("campaign_id", "source_campaign_id"),
-            has_broadcast=is_source("broadcast_id", "source_broadcast_id"),
-        ).filter(Q(message_id__isnull=True) | Q(has_campaign=True) | Q(has_broadcast=True))
         found += finer(
-            series,
+            rows,
             "goal_id",
             "local_date",
             "source_campaign_id",

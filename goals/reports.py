@@ -268,12 +268,14 @@ def goal_report(
         now = (
             Goal.objects.filter(pk=goal.pk)
             .order_by()
-            .values_list("current_version", "rollup_version")
+            .values_list("current_version", "rollup_version", "result_currency")
             .first()
         )
-        if now is None or now == versions:
+        if now is None or now[:2] == versions:
             break
-        versions = now
+        versions = now[:2]
+        if now[2] is not None:
+            goal.result_currency = now[2]  # the new version's currency
     return report
 
 
@@ -505,7 +507,7 @@ def _build(
         for r in by_period.values()
     ]
     places = max(
-        [currencies.money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)]
+        [currencies.money_places(goal.report_currency), *(_places_needed(a) for a in amounts)]
     )
     exponent = Decimal(1).scaleb(-places)
 
@@ -572,7 +574,7 @@ def _build(
         start=start,
         end=end,
         period=period,
-        currency=goal.impact_currency,
+        currency=goal.report_currency,
         total_people=sum(first_people.values()),
         achievements=sum(r["n"] for r in totals.values()),
         revenue=money(sum(r["micro"] or 0 for r in totals.values())),

@@ -376,10 +376,10 @@ def period_revenue(goal: Goal, *, places: int = 0) -> Decimal | None:
     """The revenue ``goals_with_period_totals`` annotated, as ``goal_report`` states it (the
     currency's decimals, more only where an amount needs them, at least ``places``), or None
     without an impact."""
-    if not goal.has_impact:
+    if not goal.report_currency:
         return None
     amount = Decimal(goal.period_revenue_micro).scaleb(-6)  # type: ignore[attr-defined]
-    places = max(money_places(goal.impact_currency), _places_needed(amount), places)
+    places = max(money_places(goal.report_currency), _places_needed(amount), places)
     return amount.quantize(Decimal(1).scaleb(-places))
 
 
@@ -400,13 +400,13 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     then the days and the series' days of the others. Each goal's rows are those of the
     version its numbers were read from (``current_version`` as loaded).
     """
-    goals = [goal for goal in goals if goal.has_impact]
+    goals = [goal for goal in goals if goal.report_currency]
     if not goals:
         return {}
     # Per goal, the millionths a whole minor unit holds: an amount not a multiple needs more.
     unit = Case(
         *(
-            When(goal_id=goal.pk, then=Value(10 ** max(0, 6 - money_places(goal.impact_currency))))
+            When(goal_id=goal.pk, then=Value(10 ** max(0, 6 - money_places(goal.report_currency))))
             for goal in goals
         ),
         output_field=BigIntegerField(),
@@ -485,7 +485,7 @@ def goal_summary(goal: Goal, *, start: date, end: date, places: int = 0) -> Goal
         start=start,
         end=end,
         total_people=goal.period_people,  # type: ignore[attr-defined]
-        impact=None if revenue is None else Impact(revenue, goal.impact_currency),
+        impact=None if revenue is None else Impact(revenue, goal.report_currency),
     )
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from goals import services as goal_services
 from goals.models import Goal, GoalStatus
 from goals.report_api import GoalReportSerializer, report_body
 from goals.reports import MAX_RANGE_DAYS
+from tests.goals import helpers
+from tests.goals.test_engine import event
 from tests.goals.test_reports import achieve, add_source, d, make_goal, person
 
 RANGE = {"start": "2026-03-02", "end": "2026-03-04"}
@@ -218,6 +221,38 @@ class TestJson:
         }
         csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
         assert f",source,campaign,{onboarding.pk},Onboarding,false,2,,3,20.29,EUR," in csv_text
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_new_currency_waits_for_the_result_it_applies_to(
+        self, api: APIClient, workspace: Workspace
+    ) -> None:
+        """SPEC §6: readers keep the last complete result until the new one is complete, and
+        that result's revenue is in the currency it was computed in. A change to yen (or no
+        impact) relabelled the euros of the previous result as yen (or hid its revenue) for
+        as long as the recompute ran."""
+        goal = helpers.make_goal(workspace, impact_currency="EUR", impact_static=Decimal("10"))
+        helpers.ingest(api, event("ada", "plan_activated", "2026-03-02T10:00:00Z"))
+        summary_url = "/api/v1/goals/summary"
+        euros = {"amount": "10.00", "currency": "EUR"}
+        assert api.get(url(goal), RANGE).json()["impact"] == euros
+        assert engine._claim(goal.pk)  # a worker is building this goal's result...
+
+        for impact in ({"currency": "JPY", "static": "5"}, None):
+            patched = api.patch(f"/api/v1/goals/{goal.pk}", {"impact": impact}, format="json")
+            assert patched.status_code == 200, patched.content
+            assert patched.json()["status"] == "recomputing"
+
+            body = api.get(url(goal), RANGE).json()
+            assert body["impact"] == euros
+            assert [p["revenue"] for p in body["progress"]] == ["10.00", "0.00", "0.00"]
+            csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
+            assert "\r\n,total,,,,,1,1,1,10.00,EUR,0\r\n" in csv_text
+            assert api.get(summary_url, RANGE).json()["results"][0]["impact"] == euros
+
+        engine._release(goal.pk)  # ...and the new result replaces the previous one
+        assert engine.recompute(goal_id=goal.pk)
+        assert api.get(url(goal), RANGE).json()["impact"] is None
+        assert api.get(summary_url, RANGE).json()["results"][0]["impact"] is None
 
     def test_the_default_range_is_the_last_30_days_in_the_workspace_zone(
         self, api: APIClient, workspace: Workspace

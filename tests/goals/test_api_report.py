@@ -248,6 +248,8 @@ class TestJson:
             csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
             assert "\r\n,total,,,,,1,1,1,10.00,EUR,0\r\n" in csv_text
             assert api.get(summary_url, RANGE).json()["results"][0]["impact"] == euros
+            listed = api.get(f"/api/v1/goals/{goal.pk}/achievements").json()["results"]
+            assert [a["revenue"] for a in listed] == ["10.00"]  # written as euros are
 
         engine._release(goal.pk)  # ...and the new result replaces the previous one
         assert engine.recompute(goal_id=goal.pk)

@@ -84,6 +84,14 @@ class Goal(models.Model):
     #: rollup when it is the current version's, and the achievements themselves otherwise (a
     #: result computed before rollups existed, until its next recompute).
     rollup_version = models.PositiveIntegerField(default=0)
+    #: The impact currency ``current_version``'s revenue was computed in ("" for no impact),
+    #: written by the switch to it: a changed currency applies to the result computed with it,
+    #: and readers keep the previous result, in its own currency, until then (SPEC §6). None:
+    #: a result switched in before this was kept, in ``impact_currency``.
+    #: (None and "" differ here: unknown, and no impact.)
+    result_currency = models.CharField(  # noqa: DJ001
+        max_length=3, null=True, blank=True, default=None
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -104,6 +112,12 @@ class Goal(models.Model):
     @property
     def has_impact(self) -> bool:
         return bool(self.impact_currency)
+
+    @property
+    def report_currency(self) -> str:
+        """The currency of the result readers see ("" for none): reports use this, not
+        ``impact_currency``, which may be a change whose recompute is not done."""
+        return self.impact_currency if self.result_currency is None else self.result_currency
 
 
 class GoalSource(models.Model):

@@ -27,16 +27,19 @@ they can never disagree. Its meaning, stated once:
   column's 6 decimal places), never floats, because SQLite stores decimals as floating point.
 * **by_source**: one series per goal source (``GoalSource``), deleted campaigns and broadcasts
   included and marked ``deleted`` (their history keeps counting, SPEC §3), sources without any
-  achievement included with zeros. A series' ``people`` are the unique people with at least one
-  achievement credited to that source in the range; a period's ``people`` are the unique people
-  credited in that period. Per-source people are distinct *per period*: a person credited in two
-  weeks counts in both, so the periods need not add up to the source's total (and a person
-  credited to two sources counts in both). Ordered by people (most first), then name.
+  achievement included with zeros; and, while the recompute a source's removal asked for has
+  not replaced the result, the removed source with the credits that result still gives it.
+  A series' ``people`` are the unique people with at least one achievement credited to that
+  source in the range; a period's ``people`` are the unique people credited in that period.
+  Per-source people are distinct *per period*: a person credited in two weeks counts in both,
+  so the periods need not add up to the source's total (and a person credited to two sources
+  counts in both). Ordered by people (most first), then name.
 * **unattributed**: the same series for achievements with no credited message.
 
 Every report reads one result version (``Goal.current_version``) and costs a fixed number of
 queries whatever the range or the number of sources: three (the sources, one GROUP BY over the
-version's ``GoalRollup`` rows of the range, the version check), whose cost depends on the
+version's ``GoalRollup`` rows of the range, the version check; one more per source kind while a
+removed source still has credits), whose cost depends on the
 number of days and sources, not on the number of achievements; Python adds the days into
 periods. A result computed before rollups existed is read from its achievements instead (six
 queries, SQL counting distinct people) until its next recompute; both give the same report.
@@ -70,7 +73,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from campaigns.errors import DomainError
-from campaigns.models import Workspace
+from campaigns.models import Broadcast, Campaign, Workspace
 from goals import currencies
 from goals.models import Achievement, Goal, GoalRollup, GoalSource, RollupScope
 
@@ -265,12 +268,14 @@ def goal_report(
         now = (
             Goal.objects.filter(pk=goal.pk)
             .order_by()
-            .values_list("current_version", "rollup_version")
+            .values_list("current_version", "rollup_version", "result_currency")
             .first()
         )
-        if now is None or now == versions:
+        if now is None or now[:2] == versions:
             break
-        versions = now
+        versions = now[:2]
+        if now[2] is not None:
+            goal.result_currency = now[2]  # the new version's currency
     return report
 
 
@@ -491,10 +496,10 @@ def _build(
     )
     totals, first_people = sums.totals, sums.first_people
     series_periods, series_people = sums.series_periods, sums.series_people
+    shown_sources = [*goal_sources, *_removed_sources(goal, goal_sources, series_periods)]
 
-    # Money: one scale for the whole report, wide enough that nothing it shows is rounded (the
-    # series of a source no longer among the goal's are not shown, so they don't widen it).
-    shown = {UNATTRIBUTED} | {(True, s.campaign_id, s.broadcast_id) for s in goal_sources}
+    # Money: one scale for the whole report, wide enough that nothing it shows is rounded.
+    shown = {UNATTRIBUTED} | {(True, s.campaign_id, s.broadcast_id) for s in shown_sources}
     amounts = [_money(r["micro"]) for r in totals.values()] + [
         _money(r["micro"])
         for key, by_period in series_periods.items()
@@ -502,7 +507,7 @@ def _build(
         for r in by_period.values()
     ]
     places = max(
-        [currencies.money_places(goal.impact_currency), *(_places_needed(a) for a in amounts)]
+        [currencies.money_places(goal.report_currency), *(_places_needed(a) for a in amounts)]
     )
     exponent = Decimal(1).scaleb(-places)
 
@@ -543,7 +548,7 @@ def _build(
         )
 
     by_source = []
-    for goal_source in goal_sources:
+    for goal_source in shown_sources:
         kind, source_id = goal_source.ref
         obj = goal_source.campaign or goal_source.broadcast
         assert obj is not None
@@ -569,7 +574,7 @@ def _build(
         start=start,
         end=end,
         period=period,
-        currency=goal.impact_currency,
+        currency=goal.report_currency,
         total_people=sum(first_people.values()),
         achievements=sum(r["n"] for r in totals.values()),
         revenue=money(sum(r["micro"] or 0 for r in totals.values())),
@@ -578,6 +583,36 @@ def _build(
         by_source=by_source,
         unattributed=series(UNATTRIBUTED),
     )
+
+
+def _removed_sources(
+    goal: Goal, goal_sources: list[GoalSource], series_periods: dict[Key, Any]
+) -> list[GoalSource]:
+    """Sources the result credits in the range that are no longer among the goal's, as unsaved
+    ``GoalSource`` rows: removing a source asks for a recompute, and until it replaces the
+    result readers keep that complete result (SPEC §6), credits to the source included, else
+    its people would be in neither ``by_source`` nor ``unattributed``. Once recomputed, no
+    achievement credits it, and this reads nothing (a query per kind while there are such
+    credits).
+    """
+    listed = {(s.campaign_id, s.broadcast_id) for s in goal_sources}
+    gone = [
+        (campaign_id, broadcast_id)
+        for attributed, campaign_id, broadcast_id in series_periods
+        if attributed and (campaign_id, broadcast_id) not in listed
+    ]
+    if not gone:
+        return []
+    campaigns = {c for c, _ in gone if c is not None}
+    broadcasts = {b for _, b in gone if b is not None}
+    rows: list[GoalSource] = []
+    if campaigns:
+        found = Campaign.objects.filter(workspace_id=goal.workspace_id, pk__in=campaigns)
+        rows += [GoalSource(goal=goal, campaign=c) for c in found]
+    if broadcasts:
+        found_b = Broadcast.objects.filter(workspace_id=goal.workspace_id, pk__in=broadcasts)
+        rows += [GoalSource(goal=goal, broadcast=b) for b in found_b]
+    return rows
 
 
 def _places_needed(amount: Decimal) -> int:

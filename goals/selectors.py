@@ -19,7 +19,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -377,10 +376,10 @@ def period_revenue(goal: Goal, *, places: int = 0) -> Decimal | None:
     """The revenue ``goals_with_period_totals`` annotated, as ``goal_report`` states it (the
     currency's decimals, more only where an amount needs them, at least ``places``), or None
     without an impact."""
-    if not goal.has_impact:
+    if not goal.report_currency:
         return None
     amount = Decimal(goal.period_revenue_micro).scaleb(-6)  # type: ignore[attr-defined]
-    places = max(money_places(goal.impact_currency), _places_needed(amount), places)
+    places = max(money_places(goal.report_currency), _places_needed(amount), places)
     return amount.quantize(Decimal(1).scaleb(-places))
 
 
@@ -401,13 +400,13 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     then the days and the series' days of the others. Each goal's rows are those of the
     version its numbers were read from (``current_version`` as loaded).
     """
-    goals = [goal for goal in goals if goal.has_impact]
+    goals = [goal for goal in goals if goal.report_currency]
     if not goals:
         return {}
     # Per goal, the millionths a whole minor unit holds: an amount not a multiple needs more.
     unit = Case(
         *(
-            When(goal_id=goal.pk, then=Value(10 ** max(0, 6 - money_places(goal.impact_currency))))
+            When(goal_id=goal.pk, then=Value(10 ** max(0, 6 - money_places(goal.report_currency))))
             for goal in goals
         ),
         output_field=BigIntegerField(),
@@ -418,11 +417,6 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
         for goal in subset:
             wanted |= Q(goal_id=goal.pk, version=goal.current_version)
         return wanted & Q(local_date__gte=start, local_date__lte=end)
-
-    def is_source(kind: str, column: str) -> Exists:
-        return Exists(
-            GoalSource.objects.filter(goal_id=OuterRef("goal_id"), **{kind: OuterRef(column)})
-        )
 
     def finer(rows: QuerySet[Any], *group: Any, micro: Any, **named: Any) -> list[tuple[int, int]]:
         fine = (
@@ -438,19 +432,9 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     others = [goal for goal in goals if goal.rollup_version != goal.current_version]
     found: list[tuple[int, int]] = []
     if rolled:
-        # The report's series: the total, the goal's sources and the unattributed.
-        scopes = (
-            GoalRollup.objects.filter(of(rolled))
-            .alias(
-                has_campaign=is_source("campaign_id", "scope_id"),
-                has_broadcast=is_source("broadcast_id", "scope_id"),
-            )
-            .filter(
-                Q(scope_type__in=[RollupScope.TOTAL, RollupScope.UNATTRIBUTED])
-                | Q(scope_type=RollupScope.CAMPAIGN, has_campaign=True)
-                | Q(scope_type=RollupScope.BROADCAST, has_broadcast=True)
-            )
-        )
+        # The report's series: the total, every credited source (the goal's, and one whose
+        # removal's recompute is not done: ``reports._removed_sources``) and the unattributed.
+        scopes = GoalRollup.objects.filter(of(rolled))
         found += finer(
             scopes,
             "goal_id",
@@ -462,12 +446,8 @@ def report_money_places(goals: Iterable[Goal], *, start: date, end: date) -> dic
     if others:
         rows = Achievement.objects.filter(of(others))
         found += finer(rows, "goal_id", "local_date", micro=micro_sum())
-        series = rows.alias(
-            has_campaign=is_source("campaign_id", "source_campaign_id"),
-            has_broadcast=is_source("broadcast_id", "source_broadcast_id"),
-        ).filter(Q(message_id__isnull=True) | Q(has_campaign=True) | Q(has_broadcast=True))
         found += finer(
-            series,
+            rows,
             "goal_id",
             "local_date",
             "source_campaign_id",
@@ -505,7 +485,7 @@ def goal_summary(goal: Goal, *, start: date, end: date, places: int = 0) -> Goal
         start=start,
         end=end,
         total_people=goal.period_people,  # type: ignore[attr-defined]
-        impact=None if revenue is None else Impact(revenue, goal.impact_currency),
+        impact=None if revenue is None else Impact(revenue, goal.report_currency),
     )
 
 

@@ -394,7 +394,8 @@ class AchievementSerializer(serializers.ModelSerializer):
         return achievement.person.identifier if achievement.person is not None else None
 
     def get_revenue(self, achievement: Achievement) -> str:
-        return currencies.money_str(achievement.revenue, self.context["goal"].impact_currency)
+        # The currency of the result listed (a change of it waits for its recompute).
+        return currencies.money_str(achievement.revenue, self.context["goal"].report_currency)
 
     @extend_schema_field(TriggerSerializer)
     def get_trigger(self, achievement: Achievement) -> dict[str, Any]:

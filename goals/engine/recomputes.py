@@ -336,6 +336,8 @@ def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Leas
         Goal.objects.filter(pk=goal_id).update(
             current_version=target,
             rollup_version=target,
+            # The build's own currency: a change of it since then is a newer version (above).
+            result_currency=goal.impact_currency,
             status=GoalStatus.READY,
             computed_at=timezone.now(),
             reconciled_through=unseen,

@@ -99,7 +99,7 @@ class DashboardView(WorkspaceMixin, ListView):  # type: ignore[type-arg]
             if revenue is None:
                 goal.impact_display, goal.impact_value = None, ""  # type: ignore[attr-defined]
             else:
-                goal.impact_display = currencies.money_display(revenue, goal.impact_currency)  # type: ignore[attr-defined]
+                goal.impact_display = currencies.money_display(revenue, goal.report_currency)  # type: ignore[attr-defined]
                 goal.impact_value = f"{revenue:f}"  # type: ignore[attr-defined]
         form = self.filterset.form
         sort = form.cleaned_data.get("o") if form.is_valid() else ""

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,10 +17,14 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Broadcast, Campaign, Role, Workspace
-from goals import reports
-from goals.models import Goal
+from goals import engine, reports
+from goals import services as goal_services
+from goals.engine import recomputes
+from goals.models import Goal, GoalStatus
 from goals.report_api import GoalReportSerializer, report_body
 from goals.reports import MAX_RANGE_DAYS
+from tests.goals import helpers
+from tests.goals.test_engine import event
 from tests.goals.test_reports import achieve, add_source, d, make_goal, person
 
 RANGE = {"start": "2026-03-02", "end": "2026-03-04"}
@@ -182,6 +187,75 @@ class TestJson:
             "people": 2,
             "revenue": "20.29",
         }
+
+    @pytest.mark.parametrize("from_rollup", [False, True])
+    def test_a_removed_source_keeps_its_credits_until_the_recompute_replaces_the_result(
+        self, api: APIClient, goal: Goal, from_rollup: bool
+    ) -> None:
+        """SPEC §6: readers keep seeing the last complete result until the new one is
+        complete. Removing Onboarding asks for a recompute; until it is done the result still
+        credits Onboarding, so the report lists it: its 2 people were in neither `by_source`
+        nor `unattributed`, and the sources and the unattributed no longer added up."""
+        if from_rollup:
+            engine.build_rollup(goal.pk, goal.current_version)
+            Goal.objects.filter(pk=goal.pk).update(rollup_version=goal.current_version)
+        onboarding = Campaign.objects.get(name="Onboarding")
+        goal_services.source_remove(goal=goal, source=onboarding)
+        goal.refresh_from_db()
+        assert goal.status == GoalStatus.RECOMPUTING  # its task runs after the commit
+
+        body = api.get(url(goal), RANGE).json()
+
+        assert body["total_people"] == 4
+        assert [
+            (s["source"]["name"], s["people"], s["achievements"], s["revenue"])
+            for s in body["by_source"]
+        ] == [
+            ("Onboarding", 2, 3, "20.29"),
+            ("March newsletter", 1, 1, "5.00"),
+            ("Idle", 0, 0, "0.00"),
+        ]
+        assert body["by_source"][0]["progress"][1] == {
+            "period_start": "2026-03-03",
+            "people": 2,
+            "revenue": "20.19",
+        }
+        csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
+        assert f",source,campaign,{onboarding.pk},Onboarding,false,2,,3,20.29,EUR," in csv_text
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_new_currency_waits_for_the_result_it_applies_to(
+        self, api: APIClient, workspace: Workspace
+    ) -> None:
+        """SPEC §6: readers keep the last complete result until the new one is complete, and
+        that result's revenue is in the currency it was computed in. A change to yen (or no
+        impact) relabelled the euros of the previous result as yen (or hid its revenue) for
+        as long as the recompute ran."""
+        goal = helpers.make_goal(workspace, impact_currency="EUR", impact_static=Decimal("10"))
+        helpers.ingest(api, event("ada", "plan_activated", "2026-03-02T10:00:00Z"))
+        summary_url = "/api/v1/goals/summary"
+        euros = {"amount": "10.00", "currency": "EUR"}
+        assert api.get(url(goal), RANGE).json()["impact"] == euros
+        assert recomputes._claim(goal.pk)  # a worker is building this goal's result...
+
+        for impact in ({"currency": "JPY", "static": "5"}, None):
+            patched = api.patch(f"/api/v1/goals/{goal.pk}", {"impact": impact}, format="json")
+            assert patched.status_code == 200, patched.content
+            assert patched.json()["status"] == "recomputing"
+
+            body = api.get(url(goal), RANGE).json()
+            assert body["impact"] == euros
+            assert [p["revenue"] for p in body["progress"]] == ["10.00", "0.00", "0.00"]
+            csv_text = api.get(url(goal), {**RANGE, "format": "csv"}).content.decode()
+            assert "\r\n,total,,,,,1,1,1,10.00,EUR,0\r\n" in csv_text
+            assert api.get(summary_url, RANGE).json()["results"][0]["impact"] == euros
+            listed = api.get(f"/api/v1/goals/{goal.pk}/achievements").json()["results"]
+            assert [a["revenue"] for a in listed] == ["10.00"]  # written as euros are
+
+        recomputes._release(goal.pk)  # ...and the new result replaces the previous one
+        assert engine.recompute(goal_id=goal.pk)
+        assert api.get(url(goal), RANGE).json()["impact"] is None
+        assert api.get(summary_url, RANGE).json()["results"][0]["impact"] is None
 
     def test_the_default_range_is_the_last_30_days_in_the_workspace_zone(
         self, api: APIClient, workspace: Workspace

@@ -165,6 +165,26 @@ def test_fine_amounts_are_written_as_the_report_writes_them(
     assert entry["impact"] == {"amount": "0.010", "currency": "EUR"}
 
 
+@pytest.mark.parametrize("built", [True, False])
+def test_a_removed_sources_fine_amounts_are_written_as_the_report_writes_them(
+    api: APIClient, workspace: Workspace, built: bool
+) -> None:
+    """Until the recompute a source's removal asked for is done, the report still lists the
+    source with its credits (SPEC §6), and their places widen the report's amounts."""
+    removed = Campaign.objects.create(workspace=workspace, name="Removed")
+    also_removed = Broadcast.objects.create(workspace=workspace, name="Also removed")
+    target = goal(workspace, "Fine")
+    achieve(target, person(), d("2026-03-02"), revenue="0.005", source=removed)
+    achieve(target, person(), d("2026-03-02"), revenue="-0.005", source=also_removed)
+    if built:
+        build(target)
+
+    entry = api.get(URL, RANGE).json()["results"][0]
+
+    assert entry["impact"] == report(api, target, RANGE)["impact"]
+    assert entry["impact"] == {"amount": "0.000", "currency": "EUR"}
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_random_goals_equal_their_reports(api: APIClient, workspace: Workspace, seed: int) -> None:
     rng = random.Random(seed)

@@ -16,7 +16,9 @@ inclusive local dates and a period, it computes every number of the JSON report:
 * ``by_source``: per goal source (deleted ones too, marked), over the range: unique people,
   achievements and revenue credited to it; per period: the unique people credited in that
   period (decisions: "distinct per period; a person credited in two weeks counts in both") and
-  the revenue;
+  the revenue; and the same for a source that is no longer the goal's but which achievements
+  in the range are still credited to (its removal's recompute is not done, and readers keep
+  the last complete result, SPEC §6);
 * ``unattributed``: the same for achievements credited to no source.
 
 Money is compared as exact Decimals; the strings must all carry one number of decimals: the
@@ -120,8 +122,11 @@ def oracle_report(
     period: str,
     currency: str,
     sources: list[GoalSourceInfo],
+    others: Iterable[GoalSourceInfo] = (),
 ) -> dict[str, Any]:
-    """The report of SPEC §7's shape, money as Decimals, ``by_source`` in goal-source order."""
+    """The report of SPEC §7's shape, money as Decimals, ``by_source`` in goal-source order,
+    then those of ``others`` (sources no longer the goal's) that achievements in the range are
+    credited to."""
     tz = ZoneInfo(zone)
     periods = _periods(start, end, period)
     in_range = []
@@ -170,6 +175,8 @@ def oracle_report(
             ],
         }
 
+    credited = {a.source for a, _, _ in in_range}
+    sources = [*sources, *(s for s in others if (s.type, s.id) in credited)]
     total_revenue = sum((a.revenue for a, _, _ in in_range), Decimal(0))
     return {
         "start": start,
@@ -528,10 +535,11 @@ def test_the_report_equals_the_oracle_on_every_path(
     services.source_soft_delete(source=candidates[scenario["deleted"] - 1])
     for obj in candidates:
         obj.refresh_from_db()
-    infos = [
+    every = [
         GoalSourceInfo(ref[0], ref[1], obj.name, obj.deleted_at is not None)
-        for ref, obj in zip(refs, candidates[: scenario["goal_sources"]], strict=False)
+        for ref, obj in zip(refs, candidates, strict=True)
     ]
+    infos, others = every[: scenario["goal_sources"]], every[scenario["goal_sources"] :]
     people = [str(uuid.uuid4()) for _ in range(4)]
 
     def ach(spec: dict[str, Any]) -> Ach:
@@ -561,6 +569,7 @@ def test_the_report_equals_the_oracle_on_every_path(
                 period=period,
                 currency=scenario["currency"],
                 sources=infos,
+                others=others,
             )
             assert_report(api, goal, expected)
 

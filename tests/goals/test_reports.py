@@ -338,20 +338,24 @@ class TestRevenue:
         assert [str(p.revenue) for p in report.progress] == ["0.125", "2.000"]
         assert str(report.revenue) == "2.125"
 
-    def test_amounts_a_report_does_not_show_do_not_widen_its_scale(
+    def test_credits_to_a_source_no_longer_the_goals_are_listed_at_the_reports_scale(
         self, goal: Goal, campaign: Campaign, newsletter: Broadcast
     ) -> None:
-        """Credits to sources that are no longer the goal's have no series in the report; a
-        thousandth there once made every amount "0.000" (found by the report oracle)."""
+        """Credits to sources that are no longer the goal's (a removal whose recompute is not
+        done: readers keep the last complete result, SPEC §6) keep their series, and every
+        amount shown is written with one scale, wide enough for theirs."""
         achieve(goal, person(), d("2026-03-03"), revenue="0.001", source=campaign)
         achieve(goal, person(), d("2026-03-03"), revenue="-0.001", source=newsletter)
 
         report = goal_report(goal=goal, start=d("2026-03-03"), end=d("2026-03-03"))
 
-        assert report.by_source == []
-        assert str(report.revenue) == "0.00"
-        assert [str(p.revenue) for p in report.progress] == ["0.00"]
-        assert str(report.unattributed.revenue) == "0.00"
+        assert [(s.source.name, s.people, str(s.revenue)) for s in report.by_source] == [
+            ("March newsletter", 1, "-0.001"),
+            ("Onboarding", 1, "0.001"),
+        ]
+        assert str(report.revenue) == "0.000"
+        assert [str(p.revenue) for p in report.progress] == ["0.000"]
+        assert str(report.unattributed.revenue) == "0.000"
 
     def test_amounts_use_the_currency_minor_unit(self, workspace: Workspace) -> None:
         goal = make_goal(workspace, currency="JPY")

@@ -50,6 +50,36 @@ def test_malformed_json_is_a_400_on_the_body(api: APIClient, kind: str) -> None:
     assert list(response.json()["errors"]) == ["body"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/campaigns"),
+        ("POST", "/api/v1/goals"),
+        ("PUT", "/api/v1/people/ada"),
+        ("POST", "/api/v1/people/ada/events"),
+        ("POST", "/api/v1/batch"),
+    ],
+)
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_body_that_is_not_json_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, method: str, path: str, content_type: str
+) -> None:
+    # SPEC §7: bad input is a 400 with the errors shape. curl's -d without a Content-Type
+    # sends a form body: DRF's 415 {"detail": ...} is not a shape the contract has.
+    response = api.generic(method, path, '{"name": "Winback"}', content_type=content_type)
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == ["body"]
+    assert content_type in errors["body"][0]
+    assert "application/json" in errors["body"][0]
+    assert not Campaign.objects.exists()
+    assert not workspace.people.exists()
+
+
 def test_several_bad_fields_are_reported_together(api: APIClient) -> None:
     response = api.post(
         url("broadcasts"), {"name": "", "kind": "fax", "status": "done", "channels": ["x"]}

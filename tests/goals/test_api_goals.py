@@ -437,7 +437,8 @@ def test_it_refuses_duplicate_sources(api: APIClient, campaign: Campaign) -> Non
 def test_it_rejects_form_encoded_bodies(api: APIClient) -> None:
     response = api.post(URL, {"name": "G"}, format="multipart")
 
-    assert response.status_code == 415
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["body"]
     assert not Goal.objects.exists()
 
 

@@ -442,6 +442,29 @@ def test_it_rejects_form_encoded_bodies(api: APIClient) -> None:
     assert not Goal.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_created_goal_is_answered_as_created_when_its_computation_fails(
+    api: APIClient, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The goal is committed before its recompute runs (in-process here; with a broker,
+    # queueing it may fail the same way). A 500 then told the client nothing was created, and
+    # its retry created the goal a second time.
+    from goals import engine
+
+    def fail(**kwargs: Any) -> bool:
+        raise RuntimeError("recompute failed")
+
+    monkeypatch.setattr(engine, "recompute", fail)
+
+    response = api.post(URL, {"name": "Signed up", "criteria": SIGNUP}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "recomputing"
+    assert list(Goal.objects.filter(workspace=workspace).values_list("name", flat=True)) == [
+        "Signed up"
+    ]
+
+
 # --- list -----------------------------------------------------------------------------------
 
 

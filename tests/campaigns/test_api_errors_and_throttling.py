@@ -3,6 +3,7 @@ endpoints (SPEC §2, §7). Every access test has a second workspace."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -78,6 +79,29 @@ def test_a_body_that_is_not_json_is_a_400_naming_body(
     assert "application/json" in errors["body"][0]
     assert not Campaign.objects.exists()
     assert not workspace.people.exists()
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "goals"])
+@pytest.mark.parametrize("name", ["123", "1.5", "1e400"])
+def test_a_name_that_is_not_a_string_is_a_400(api: APIClient, kind: str, name: str) -> None:
+    # DRF's CharField wrote numbers as text: {"name": 1e400} (read as infinity) made a
+    # segment named "inf". Ingestion refuses a name that is no string the same way.
+    body: dict[str, Any] = {"name": "NAME"}
+    if kind == "goals":
+        body["criteria"] = {"trigger": {"type": "event", "name": "signup"}}
+    text = json.dumps(body).replace('"NAME"', name)  # the number as the client wrote it
+    response = api.generic("POST", url(kind), text, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"name": ["Not a valid string."]}}
+
+
+def test_a_goal_description_that_is_not_a_string_is_a_400(api: APIClient) -> None:
+    body = {"name": "G", "criteria": {"trigger": {"type": "event", "name": "signup"}}}
+    response = api.post(url("goals"), {**body, "description": 12.5}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"description": ["Not a valid string."]}}
 
 
 def test_several_bad_fields_are_reported_together(api: APIClient) -> None:

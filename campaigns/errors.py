@@ -93,6 +93,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response({where: [f"has more than {limit} parameters, the limit"]})
     if isinstance(exc, exceptions.ParseError):
         return Response({"errors": {"body": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # A body that is not JSON is bad input like malformed JSON (SPEC §7: 400 with the
+        # errors shape); DRF's 415 {"detail"} is no answer the contract has. curl's -d sends
+        # a form body unless told otherwise.
+        request = context.get("request")
+        sent = request.content_type if request is not None else ""
+        return error_response(
+            {"body": [f'unsupported media type "{sent}"; send JSON as application/json']}
+        )
     return drf_exception_handler(exc, context)
 
 

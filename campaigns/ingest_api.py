@@ -321,7 +321,8 @@ class BatchBodySerializer(serializers.Serializer):
 class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in `items`.")
     status = serializers.IntegerField(
-        help_text="201, 200, 202, 400, 404 or 409, as the item's own endpoint would answer."
+        help_text="201, 200, 202, 204 (a delete_person item), 400, 404 or 409, as the item's "
+        "own endpoint would answer."
     )
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),

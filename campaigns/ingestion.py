@@ -576,14 +576,24 @@ def _queue_processing(workspace_id: int, touched: Touched) -> Callable[[], None]
     from campaigns.tasks import process_ingested
 
     def queue() -> None:
-        process_ingested.delay(
-            workspace_id,
-            sorted(touched.message_ids),
-            event_ids=touched.event_ids,
-            segment_change_ids=touched.segment_change_ids,
-            attribute_change_ids=touched.attribute_change_ids,
-            pending_client_ids=sorted(touched.pending_client_ids),
-        )
+        # Runs after the commit: the rows are stored whatever happens here, so the request is
+        # answered as stored. A failure (the task run in-process, or a broker not reachable
+        # to queue it) is logged, not a 500: a client told nothing was stored would send its
+        # events again, and those without an id would be stored twice. The reconcile pass
+        # re-evaluates what arrived.
+        try:
+            process_ingested.delay(
+                workspace_id,
+                sorted(touched.message_ids),
+                event_ids=touched.event_ids,
+                segment_change_ids=touched.segment_change_ids,
+                attribute_change_ids=touched.attribute_change_ids,
+                pending_client_ids=sorted(touched.pending_client_ids),
+            )
+        except Exception:
+            logger.exception(
+                "workspace %s: processing of stored ingested rows failed", workspace_id
+            )
 
     return queue
 

@@ -93,6 +93,17 @@ class ChannelListField(serializers.ListField):
         return list(dict.fromkeys(data))
 
 
+class TextField(serializers.CharField):
+    """A CharField taking text only. DRF's wrote a number as its text: ``{"name": 1e400}``
+    (which JSON parsing reads as infinity) named a segment "inf". Ingestion refuses a name
+    that is no string the same way."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictFieldsMixin:
     """Refuse body keys the serializer does not know (read-only ones included are known, so a
     client may send back what it read): a typo such as ``stauts`` must not silently leave the
@@ -124,7 +135,7 @@ class _SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     # Common to the three: ``id`` and timestamps are read-only; names are required, not blank
     # (surrounding spaces are trimmed). Subclasses' docstrings are their schema descriptions.
 
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=200)
 
     def create(self, validated_data: dict[str, Any]) -> Model:
         raise NotImplementedError("the viewset writes through campaigns.sources")

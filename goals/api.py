@@ -67,6 +67,7 @@ _ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID
 
 CANDIDATE_PARAMETERS = [
     _param("search", "Name contains (case-insensitive)."),
+    _param("name", "Name contains (case-insensitive), as on the campaign and broadcast lists."),
     _param(
         "type",
         "Only campaigns or only broadcasts: `campaign`, `broadcast` (repeat or separate with "

@@ -65,6 +65,9 @@ class PickerQuery(SourceCandidateQuery):
     selected = SourceRefsField(required=False)
     # The page has no ordering control; a stray ``?ordering=`` must not empty the list.
     ordering = None  # type: ignore[assignment]  # Django removes a field set to None
+    # Its search box is ``search``, which every link carries; a ``name`` no link kept would
+    # be lost on the next page.
+    name = None  # type: ignore[assignment]
 
 
 class SourcesRemoveQuery(forms.Form):

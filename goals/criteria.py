@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 from campaigns import channels, values
 from campaigns.errors import DomainError
 from campaigns.models import Broadcast, BroadcastKind, Campaign, Segment, Workspace
 from goals import currencies
-from goals.conditions import OPERATORS, VALUELESS_OPERATORS
+from goals.conditions import OPERATORS, VALUELESS_OPERATORS, as_decimal
 from goals.models import money_fits
 
 TRIGGER_TYPES: Final = ("event", "attribute", "segment", "message")
@@ -397,14 +397,10 @@ class Impact:
 
 
 def _amount(value: Any, currency: str | None, path: str, errors: _Errors) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        errors.add(path, 'must be a decimal amount such as "12.50"')
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if not amount.is_finite():
+    # A number or numeric string as conditions and event-key amounts read one: a decimal
+    # literal in ASCII digits (Python's Decimal also took "1_000" and other scripts' digits).
+    amount = as_decimal(value) if isinstance(value, int | float | str) else None
+    if amount is None:
         errors.add(path, 'must be a decimal amount such as "12.50"')
         return None
     if amount < 0:

@@ -79,6 +79,9 @@ class SourceCandidateQuery(forms.Form):
     """
 
     search = forms.CharField(required=False, help_text="Name contains (case-insensitive).")
+    # As on the campaign and broadcast lists (SPEC §7 filters them by name); with ``search``
+    # too, both must match.
+    name = forms.CharField(required=False, help_text="Name contains (case-insensitive).")
     type = CommaSeparatedMultipleChoiceField(
         required=False,
         choices=[(t, t) for t in SOURCE_TYPES],
@@ -114,6 +117,7 @@ class SourceCandidateQuery(forms.Form):
         data = self.cleaned_data
         return {
             "search": data["search"].strip(),
+            "name": data.get("name", "").strip(),
             "types": data["type"],
             "statuses": data["status"],
             "channels": data["channel"],

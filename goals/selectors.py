@@ -65,6 +65,7 @@ def source_candidates(
     *,
     goal: Goal,
     search: str = "",
+    name: str = "",
     types: Collection[str] = (),
     statuses: Collection[str] = (),
     channels: Collection[str] = (),
@@ -76,7 +77,8 @@ def source_candidates(
     of the goal's workspace, never deleted ones, never API-triggered or in-app broadcasts.
     One UNION query of ``.values()`` rows with the same columns, ordered by name
     (case-insensitively), then type, then id, so the database sorts and slices the pages.
-    Filters, each "any of" when given: ``search`` (name contains), ``types``, ``statuses``,
+    Filters, each "any of" when given: ``search`` and ``name`` (name contains; both must
+    match when both are given), ``types``, ``statuses``,
     ``channels`` (broadcasts using one; campaigns have no channel list, so a channel leaves
     them out), ``tags`` (case-insensitive). Rows: type, id, name, status, channels_json, sort_name;
     ``source_candidates_decorate`` turns a page of them into API rows.
@@ -90,8 +92,9 @@ def source_candidates(
             campaigns = Campaign.objects.alive().in_workspace(goal.workspace_id)
             if campaign_statuses:
                 campaigns = campaigns.filter(status__in=campaign_statuses)
-            if search:
-                campaigns = campaigns.filter(name__icontains=search)
+            for part in (search, name):
+                if part:
+                    campaigns = campaigns.filter(name__icontains=part)
             if tags:
                 campaigns = campaigns.filter(_tagged(Campaign, tags))
             halves.append(
@@ -114,8 +117,9 @@ def source_candidates(
             )
             if broadcast_statuses:
                 broadcasts = broadcasts.filter(status__in=broadcast_statuses)
-            if search:
-                broadcasts = broadcasts.filter(name__icontains=search)
+            for part in (search, name):
+                if part:
+                    broadcasts = broadcasts.filter(name__icontains=part)
             if channels:
                 # A quoted substring of the JSON list: works on SQLite and PostgreSQL alike
                 # (see campaigns.filters.ChannelFilter).

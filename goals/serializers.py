@@ -17,7 +17,7 @@ from rest_framework.fields import empty
 
 from campaigns import channels, values
 from campaigns.models import Broadcast, Campaign
-from campaigns.serializers import StrictFieldsMixin, TagsField
+from campaigns.serializers import StrictFieldsMixin, TagsField, TextField
 from goals import currencies
 from goals.conditions import OPERATORS
 from goals.criteria import SOURCE_TYPES
@@ -261,8 +261,8 @@ class GoalSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A business outcome, the people who achieve it, and the campaigns and newsletters
     credited for it (SPEC §4)."""
 
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = TextField(max_length=200)
+    description = TextField(required=False, allow_blank=True)
     tags = TagsField()
     criteria = CriteriaField()
     impact = ImpactField(required=False, allow_null=True)

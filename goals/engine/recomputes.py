@@ -59,7 +59,18 @@ def recompute_request(*, goal: Goal) -> None:
     from goals import tasks  # goals.tasks imports this module
 
     goal_id = goal.pk
-    transaction.on_commit(lambda: tasks.recompute_goal.delay(goal_id))
+
+    def queue() -> None:
+        # After the commit: the change is stored whatever happens here, so the request that
+        # made it is answered as done. A failure (the recompute run in-process, or a broker
+        # not reachable to queue it) is logged, not a 500 that made a client send its new
+        # goal again; the goal stays `recomputing` and reconcile restarts it.
+        try:
+            tasks.recompute_goal.delay(goal_id)
+        except Exception:
+            logger.exception("goal %s: the recompute it asked for failed", goal_id)
+
+    transaction.on_commit(queue)
 
 
 class LeaseHeld(Exception):

@@ -122,7 +122,8 @@ def test_it_rejects_tags_that_are_not_a_list_of_names(
 def test_it_rejects_form_encoded_bodies(api: APIClient) -> None:
     response = api.post(URL, {"name": "Winback"}, format="multipart")
 
-    assert response.status_code == 415
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["body"]
     assert not Campaign.objects.exists()
 
 

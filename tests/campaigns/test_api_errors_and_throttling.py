@@ -3,6 +3,7 @@ endpoints (SPEC §2, §7). Every access test has a second workspace."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,6 +49,59 @@ def test_malformed_json_is_a_400_on_the_body(api: APIClient, kind: str) -> None:
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["body"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/campaigns"),
+        ("POST", "/api/v1/goals"),
+        ("PUT", "/api/v1/people/ada"),
+        ("POST", "/api/v1/people/ada/events"),
+        ("POST", "/api/v1/batch"),
+    ],
+)
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_body_that_is_not_json_is_a_400_naming_body(
+    api: APIClient, workspace: Workspace, method: str, path: str, content_type: str
+) -> None:
+    # SPEC §7: bad input is a 400 with the errors shape. curl's -d without a Content-Type
+    # sends a form body: DRF's 415 {"detail": ...} is not a shape the contract has.
+    response = api.generic(method, path, '{"name": "Winback"}', content_type=content_type)
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == ["body"]
+    assert content_type in errors["body"][0]
+    assert "application/json" in errors["body"][0]
+    assert not Campaign.objects.exists()
+    assert not workspace.people.exists()
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "goals"])
+@pytest.mark.parametrize("name", ["123", "1.5", "1e400"])
+def test_a_name_that_is_not_a_string_is_a_400(api: APIClient, kind: str, name: str) -> None:
+    # DRF's CharField wrote numbers as text: {"name": 1e400} (read as infinity) made a
+    # segment named "inf". Ingestion refuses a name that is no string the same way.
+    body: dict[str, Any] = {"name": "NAME"}
+    if kind == "goals":
+        body["criteria"] = {"trigger": {"type": "event", "name": "signup"}}
+    text = json.dumps(body).replace('"NAME"', name)  # the number as the client wrote it
+    response = api.generic("POST", url(kind), text, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"name": ["Not a valid string."]}}
+
+
+def test_a_goal_description_that_is_not_a_string_is_a_400(api: APIClient) -> None:
+    body = {"name": "G", "criteria": {"trigger": {"type": "event", "name": "signup"}}}
+    response = api.post(url("goals"), {**body, "description": 12.5}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"description": ["Not a valid string."]}}
 
 
 def test_several_bad_fields_are_reported_together(api: APIClient) -> None:

@@ -126,3 +126,10 @@ def test_swagger_ui_asks_no_online_validator(client: Client, db: Any) -> None:
     html = client.get("/api/docs/").content.decode()
 
     assert '"validatorUrl": null' in html
+
+
+def test_the_batch_result_lists_every_status_an_item_gets(schema: dict[str, Any]) -> None:
+    # A delete_person item is answered 204, as DELETE /people/{identifier} is.
+    status = schema["components"]["schemas"]["BatchResult"]["properties"]["status"]
+    for code in ("200", "201", "202", "204", "400", "404", "409"):
+        assert code in status["description"], code

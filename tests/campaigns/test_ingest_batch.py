@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -365,3 +366,31 @@ def test_a_body_over_the_size_limit_is_a_400_naming_body(
     [reason] = response.json()["errors"]["body"]
     assert "10000 bytes" in reason
     assert not Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stored_items_are_answered_as_stored_when_their_processing_fails(
+    api: APIClient,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The rows are committed before the background step runs (in-process here; with a broker,
+    # queueing it may fail the same way). A 500 then told the client nothing was stored: its
+    # retry stored every event without an id a second time.
+    from goals import engine
+
+    def fail(**kwargs: Any) -> int:
+        raise RuntimeError("evaluation failed")
+
+    monkeypatch.setattr(engine, "process_ingested", fail)
+
+    with caplog.at_level(logging.ERROR, logger="campaigns"):
+        single = api.post("/api/v1/people/p1/events", {"name": "signup"}, format="json")
+        r = batch(api, [event(1), {"type": "event", "person": "p2", "name": "signup"}])
+
+    assert single.status_code == 201
+    assert r.status_code == 200
+    assert [item["status"] for item in r.json()["results"]] == [201, 201]
+    assert Event.objects.filter(workspace=workspace).count() == 3
+    assert "evaluation failed" in caplog.text

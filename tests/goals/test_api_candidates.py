@@ -223,6 +223,24 @@ def test_it_filters_by_tag_case_insensitively_and_searches_names(
     ]
 
 
+def test_name_filters_by_name_as_on_the_campaign_and_broadcast_lists(
+    api: APIClient, goal: Goal
+) -> None:
+    # SPEC §7 filters campaigns and broadcasts by name; ignored here, ?name= answered the
+    # whole catalogue as if everything matched.
+    assert refs(api.get(url(goal), {"name": "LAUNCH"})) == [
+        ("broadcast", "Launch prep"),
+        ("campaign", "launch prep"),
+        ("campaign", "Launch prep"),
+    ]
+    # With search too, both must match.
+    assert refs(api.get(url(goal), {"name": "prep", "search": "launch", "type": "campaign"})) == [
+        ("campaign", "launch prep"),
+        ("campaign", "Launch prep"),
+    ]
+    assert refs(api.get(url(goal), {"name": "weekly", "search": "launch"})) == []
+
+
 @pytest.mark.parametrize(
     ("params", "field", "reason"),
     [

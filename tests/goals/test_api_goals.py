@@ -437,8 +437,32 @@ def test_it_refuses_duplicate_sources(api: APIClient, campaign: Campaign) -> Non
 def test_it_rejects_form_encoded_bodies(api: APIClient) -> None:
     response = api.post(URL, {"name": "G"}, format="multipart")
 
-    assert response.status_code == 415
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["body"]
     assert not Goal.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_created_goal_is_answered_as_created_when_its_computation_fails(
+    api: APIClient, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The goal is committed before its recompute runs (in-process here; with a broker,
+    # queueing it may fail the same way). A 500 then told the client nothing was created, and
+    # its retry created the goal a second time.
+    from goals import engine
+
+    def fail(**kwargs: Any) -> bool:
+        raise RuntimeError("recompute failed")
+
+    monkeypatch.setattr(engine, "recompute", fail)
+
+    response = api.post(URL, {"name": "Signed up", "criteria": SIGNUP}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "recomputing"
+    assert list(Goal.objects.filter(workspace=workspace).values_list("name", flat=True)) == [
+        "Signed up"
+    ]
 
 
 # --- list -----------------------------------------------------------------------------------

@@ -524,6 +524,15 @@ BAD_IMPACT = [
         "decimal amount",
     ),
     ("boolean amount", {"currency": "EUR", "static": True}, "impact.static", "decimal amount"),
+    # A numeric string is a decimal literal in ASCII digits, as in conditions and event-key
+    # amounts (decisions.md, Operators); Python's Decimal also reads these two.
+    ("grouped amount", {"currency": "EUR", "static": "1_000"}, "impact.static", "decimal amount"),
+    (
+        "amount in other digits",
+        {"currency": "EUR", "static": "\u0661\u0662"},
+        "impact.static",
+        "decimal amount",
+    ),
     ("NaN amount", {"currency": "EUR", "static": "NaN"}, "impact.static", "decimal amount"),
     (
         "infinite amount",

@@ -11,6 +11,7 @@ while a recompute was building.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +38,8 @@ from goals.engine.evaluation import BUILD_FIELDS, CHUNK, KIND, TRIGGER_ID, Row, 
 from goals.engine.rollup import _has_rollup, _rollup_apply, rollup_units
 from goals.engine.spec import GoalSpec
 from goals.models import Achievement, Goal, TriggerKind
+
+logger = logging.getLogger(__name__)
 
 #: The furthest back catch-up and the reconcile pass look before the moment they start from
 #: (``unseen_since``): the whole of it on SQLite, where in-flight transactions can't be seen.
@@ -243,6 +246,11 @@ def process_ingested(
 ) -> int:
     """Bring every goal of the workspace up to date with the rows one ingestion stored.
 
+    Each goal on its own: one that fails (a bug in its evaluation, its rollup's revenue out of
+    range) is logged and the rest still get the new data within seconds, instead of every
+    goal after it in the loop waiting for that one to be fixed. ``GoalsFailed`` is raised
+    at the end, so the task retries; re-deriving the goals that did succeed changes nothing.
+
     Returns how many goals were re-evaluated.
     """
     touched = _touched(
@@ -252,17 +260,32 @@ def process_ingested(
         attribute_change_ids=attribute_change_ids,
     )
     count = 0
+    failed: list[int] = []
     goals = (
         Goal.objects.filter(workspace_id=workspace_id)
         .select_related("workspace")
         .prefetch_related("sources")
     )
     for goal in goals:
-        keys = touched.people_for(GoalSpec.load(goal))
-        if keys:
-            _apply_to_goal(goal.pk, keys)
-            count += 1
+        try:
+            keys = touched.people_for(GoalSpec.load(goal))
+            if keys:
+                _apply_to_goal(goal.pk, keys)
+                count += 1
+        except Exception:
+            logger.exception("goal %s: new data could not be applied", goal.pk)
+            failed.append(goal.pk)
+    if failed:
+        raise GoalsFailed(failed)
     return count
+
+
+class GoalsFailed(Exception):
+    """Some goals could not be brought up to date (each was logged); the others were."""
+
+    def __init__(self, goal_ids: list[int]):
+        super().__init__(f"goals {goal_ids} could not be brought up to date; the others were")
+        self.goal_ids = goal_ids
 
 
 def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:

@@ -5,6 +5,7 @@ what deleted goals and abandoned builds left behind.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from goals.engine.recomputes import _drop_if_goal_gone
 from goals.engine.rollup import rollup_backfill
 from goals.models import Achievement, Goal
 
+logger = logging.getLogger(__name__)
+
 
 def reconcile() -> dict[str, int]:
     """Periodic safety net (beat): restart recomputes whose task was lost, re-evaluate people
@@ -36,7 +39,11 @@ def reconcile() -> dict[str, int]:
     from goals import tasks
 
     for goal_id in stuck.values_list("id", flat=True):
-        tasks.recompute_goal.delay(goal_id)
+        try:
+            tasks.recompute_goal.delay(goal_id)
+        except Exception:  # in-process, the recompute itself; else the broker not reachable
+            logger.exception("goal %s: the restarted recompute failed", goal_id)
+            continue
         restarted += 1
     with _reconcile_pass() as alone:
         if not alone:
@@ -52,6 +59,7 @@ def reconcile() -> dict[str, int]:
 RECONCILE_STEPS = (
     "waiting_metrics",
     "reconciled",
+    "failed",
     "rollups",
     "scratch_tables",
     "result_tables",
@@ -87,7 +95,7 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
     # The next pass starts where rows this one may not see begin.
     unseen = unseen_since()
     waiting_metrics = _apply_waiting_metrics()
-    reconciled = 0
+    reconciled = failed = 0
     # What arrived is read once per workspace (since the earliest of its goals' last passes),
     # not once per goal: after a bulk import each goal re-read the same rows for minutes.
     by_workspace: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
@@ -100,7 +108,15 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
         received = received_since(workspace_id, since)
         received.refresh_reach()
         for goal_id, _ in goals:
-            catch_up(goal_id=goal_id, since=since, received=received)
+            # Each goal on its own, as ``process_ingested`` does: one that fails is logged,
+            # keeps its ``reconciled_through`` (the next pass tries it again) and does not
+            # stop the pass for the goals after it.
+            try:
+                catch_up(goal_id=goal_id, since=since, received=received)
+            except Exception:
+                logger.exception("goal %s: reconcile could not catch it up", goal_id)
+                failed += 1
+                continue
             Goal.objects.filter(pk=goal_id).update(reconciled_through=unseen)
             reconciled += 1
     rollups = 0
@@ -109,10 +125,15 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
         .exclude(rollup_version=F("current_version"))
         .values_list("id", flat=True)
     ):
-        rollups += rollup_backfill(goal_id=goal_id)
+        try:
+            rollups += rollup_backfill(goal_id=goal_id)
+        except Exception:
+            logger.exception("goal %s: reconcile could not build its rollup", goal_id)
+            failed += 1
     return {
         "waiting_metrics": waiting_metrics,
         "reconciled": reconciled,
+        "failed": failed,
         "rollups": rollups,
         "scratch_tables": _drop_stale_staging(now),
         "result_tables": _drop_stale_results(now),

@@ -201,3 +201,52 @@ def test_a_pass_reads_what_arrived_once_per_workspace_and_only_for_goals_it_affe
     )
     assert not Achievement.objects.filter(goal=churned).exists()
     assert activated.reconciled_through is not None and churned.reconciled_through is not None
+
+
+def fail_for(goal: Goal, monkeypatch: Any) -> None:
+    """Applying new data to ``goal`` raises (a bug in its evaluation, its rollup's revenue out
+    of range); other goals are applied as usual."""
+    real_apply = incremental.apply_people
+
+    def apply_people(spec: Any, **kwargs: Any) -> None:
+        if spec.goal.pk == goal.pk:
+            raise RuntimeError("this goal cannot be applied")
+        real_apply(spec, **kwargs)
+
+    monkeypatch.setattr(incremental, "apply_people", apply_people)
+
+
+def test_a_goal_that_fails_does_not_keep_new_data_from_the_workspaces_other_goals(
+    workspace: Workspace, monkeypatch: Any, caplog: Any
+) -> None:
+    """Every goal of the workspace was applied in one loop: the first that raised stopped the
+    loop, and the goals after it got the new data only once that goal was fixed."""
+    failing = make_goal(workspace, name="A failing goal")  # first, by id and by name
+    other = make_goal(workspace, name="Other goal")
+    person = Person.objects.create(workspace=workspace, identifier="ada")
+    event = lost_event(person)
+    fail_for(failing, monkeypatch)
+    with pytest.raises(incremental.GoalsFailed) as raised:  # so that the task retries
+        engine.process_ingested(workspace_id=workspace.pk, event_ids=[event.pk])
+    assert raised.value.goal_ids == [failing.pk]
+    assert f"goal {failing.pk}: new data could not be applied" in caplog.text
+    assert Achievement.objects.filter(goal=other, version=other.current_version).count() == 1
+    assert not Achievement.objects.filter(goal=failing).exists()
+
+
+def test_a_goal_that_fails_does_not_stop_the_reconcile_pass(
+    workspace: Workspace, monkeypatch: Any
+) -> None:
+    failing = make_goal(workspace, name="A failing goal")
+    other = make_goal(workspace, name="Other goal")
+    lost_event(Person.objects.create(workspace=workspace, identifier="ada"))
+    fail_for(failing, monkeypatch)
+    through = Goal.objects.get(pk=failing.pk).reconciled_through
+    result = engine.reconcile()
+    assert (result["reconciled"], result["failed"]) == (1, 1)
+    assert Achievement.objects.filter(goal=other, version=other.current_version).count() == 1
+    # The failing goal keeps its mark, so the next pass (once it can be applied) catches up.
+    assert Goal.objects.get(pk=failing.pk).reconciled_through == through
+    monkeypatch.undo()
+    assert engine.reconcile()["failed"] == 0
+    assert Achievement.objects.filter(goal=failing, version=failing.current_version).count() == 1

@@ -1770,7 +1770,7 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
 
     The attribute changes that triggered them were personal data and went with the people,
     so they cannot be re-evaluated; the achievements are kept with revenue following the
-    current impact and the window re-derived.
+    current impact, and the local day and window re-derived in the current zone.
     """
     old = (
         _of_deleted_people(
@@ -1793,6 +1793,9 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
         for row in batch:
             copied = list(row)
             copied[at["goal"]], copied[at["version"]] = spec.goal.pk, target
+            # The workspace's zone may have changed since (its recompute is this one): the
+            # local day and the window follow the current zone, as ``evaluate`` gives them.
+            copied[at["local_date"]] = row[at["achieved_at"]].astimezone(spec.tz).date()
             copied[at["window_start"]] = spec.window_start(row[at["achieved_at"]])
             trig = Trigger(
                 row[at["trigger_kind"]], row[at["trigger_id"]], row[at["person_key"]], None,

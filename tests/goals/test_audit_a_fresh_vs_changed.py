@@ -238,10 +238,6 @@ def test_criteria_changed_equal_a_fresh_goal_with_a_deleted_person(
     assert rows_changed == rows_fresh
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit A-2: _carry_over_deleted_people copies local_date from the old zone's result",
-)
 def test_a_zone_change_moves_a_deleted_persons_attribute_achievement_to_the_new_local_day(
     api: APIClient, workspace: Workspace
 ) -> None:

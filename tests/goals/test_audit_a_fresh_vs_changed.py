@@ -338,9 +338,6 @@ def test_goal_changes_without_attributes_equal_a_fresh_goal(
     assert state(api, changed["id"])[0]  # something to compare
 
 
-@pytest.mark.xfail(
-    strict=True, reason="audit A-1: _carry_over_deleted_people ignores the goal's filters"
-)
 def test_a_segment_filter_added_to_an_attribute_goal_applies_to_deleted_people_too(
     api: APIClient, workspace: Workspace
 ) -> None:

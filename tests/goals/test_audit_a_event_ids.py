@@ -2,7 +2,8 @@
 is stored once"). Ids are unique per workspace, and a repeat is answered 200 with the stored
 event whatever it carries (decisions, "Repeats"). Two people's events under one id (a client
 numbering events per person) are not a repeat: the second is dropped with a 200, and which
-one is dropped depends on the arrival order (§4.5: the result never depends on it)."""
+one was dropped depended on the arrival order (§4.5: the result never depends on it); it is
+a conflict (409), as a message id whose content differs is."""
 
 from __future__ import annotations
 
@@ -15,10 +16,6 @@ from tests.goals.test_api_scenarios import achievements, event, goal
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit A-5: another person's event under a used id is answered 200 and dropped",
-)
 def test_another_persons_event_under_a_used_id_is_not_silently_dropped(
     api: APIClient, workspace: Workspace
 ) -> None:

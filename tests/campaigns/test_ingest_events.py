@@ -86,6 +86,7 @@ def test_another_persons_event_under_a_used_id_is_a_conflict(
     assert post(api, {"name": "buy", "id": "1", "timestamp": 1762333200}).status_code == 201
     other = post(api, {"name": "buy", "id": "1", "timestamp": 1762333200}, identifier="cust-2")
     assert other.status_code == 409
+    assert set(other.json()) == {"detail", "errors"}  # the documented ConflictError
     assert list(other.json()["errors"]) == ["id"]
     body = api.post(
         "/api/v1/batch",

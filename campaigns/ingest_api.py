@@ -448,11 +448,17 @@ class PersonEventsView(_IngestView):
         summary="Record an event",
         description=(
             "201 when stored; 200 when an event with this `id` was already stored (it is "
-            "stored once; the stored event is returned). An unknown person is created."
+            "stored once; the stored event is returned); 409 when another person's event has "
+            "this `id`. An unknown person is created."
         ),
         parameters=[IDENTIFIER],
         request=EventBodySerializer,
-        responses={200: EventSerializer, 201: EventSerializer, 400: ERRORS_400},
+        responses={
+            200: EventSerializer,
+            201: EventSerializer,
+            400: ERRORS_400,
+            409: OpenApiResponse(description="Another person's event with this id is stored."),
+        },
     )
     def post(self, request: Request, identifier: str) -> Response:
         result = ingestion.ingest_one(

@@ -1123,6 +1123,16 @@ class _Batch:
                 obj = stored[item.client_id]
             else:
                 obj = pending[item.client_id]
+            if obj.person_id is not None and obj.person_id != self.people[item.identifier].pk:
+                # Not a repeat: another person's event under the id (ids numbered per person).
+                # Answered 200 it was dropped, and which person's counted depended on arrival.
+                self.reject(
+                    item,
+                    "id",
+                    f"an event of another person with id {item.client_id!r} is already stored",
+                    HTTPStatus.CONFLICT,
+                )
+                continue
             self.answer(item, HTTPStatus.OK, id=item.client_id, obj=obj)
 
     def _store_segment_changes(self, items: list[SegmentIn]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,13 +49,18 @@ _PLAIN_AMOUNT = r"^-?[0-9]{1,9}([.][0-9]{1,6})?$"
 def _events_in_sql(spec: GoalSpec) -> bool:
     """Whether a full build may select this goal's achievements in SQL: an event trigger with
     no data conditions and no filters, on PostgreSQL, and an impact key without array steps
-    (``#>`` indexes arrays; ``conditions.get_path`` does not)."""
+    (``#>`` indexes arrays; ``conditions.get_path`` does not: ``_ARRAY_STEP``)."""
     if connection.vendor != "postgresql" or spec.trigger_type != "event":
         return False
     if spec.filters or spec.trigger.get("conditions"):
         return False
     key = spec.goal.impact_event_key if spec.goal.impact_currency else ""
-    return not any(part.lstrip("-").isdigit() for part in key.split(".")) if key else True
+    return not any(_ARRAY_STEP.fullmatch(part) for part in key.split(".")) if key else True
+
+
+#: A key step PostgreSQL's ``#>`` may read as an array index: it takes a sign and blanks
+#: around the digits too ("+1", " 1"), so a step that is digits once stripped stays in Python.
+_ARRAY_STEP = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from campaigns.models import Event, Person
 from goals import partitions
 from goals.engine.build import build_attributed
 from goals.engine.credit import attribute_achievements
-from goals.engine.evaluation import BUILD_FIELDS, Row, _revenue
+from goals.engine.evaluation import BUILD_FIELDS, Row, _filters_hold, _History, _revenue
 from goals.engine.incremental import _insert_rows, catch_up, unseen_since
 from goals.engine.rollup import build_rollup
 from goals.engine.shards import Shard, _on_shards, _shard_sql, _shards
@@ -370,8 +370,9 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
     """Carry deleted people's achievements of an attribute-triggered goal into a new version.
 
     The attribute changes that triggered them were personal data and went with the people,
-    so they cannot be re-evaluated; the achievements are kept with revenue following the
-    current impact and the window re-derived.
+    so they cannot be re-evaluated; the achievements are kept where the goal's segment filters
+    hold, with revenue following the current impact, and the local day and window re-derived
+    in the current zone.
     """
     old = (
         _of_deleted_people(
@@ -390,15 +391,25 @@ def _carry_over_deleted_people(spec: GoalSpec, *, source: int, target: int) -> N
         if spec.goal.impact_event_key and spec.trigger_type == TriggerKind.EVENT:
             ids = [row[at["trigger_id"]] for row in batch]
             data = dict(Event.objects.filter(pk__in=ids).values_list("id", "data"))
+        # Their segment changes are kept (under their key): the goal's segment filters, which
+        # may have changed since, are decided as for anyone; attribute filters keep the verdict
+        # of the previous result (``spec.deleted_verdicts``, which these rows are in).
+        keys = (row[at["person_key"]] for row in batch)
+        history = _History(spec, keys) if spec.filters else None
         rows = []
         for row in batch:
-            copied = list(row)
-            copied[at["goal"]], copied[at["version"]] = spec.goal.pk, target
-            copied[at["window_start"]] = spec.window_start(row[at["achieved_at"]])
             trig = Trigger(
                 row[at["trigger_kind"]], row[at["trigger_id"]], row[at["person_key"]], None,
                 row[at["achieved_at"]], data.get(row[at["trigger_id"]]),
             )  # fmt: skip
+            if history is not None and not _filters_hold(spec, history, trig):
+                continue
+            copied = list(row)
+            copied[at["goal"]], copied[at["version"]] = spec.goal.pk, target
+            # The workspace's zone may have changed since (its recompute is this one): the
+            # local day and the window follow the current zone, as ``evaluate`` gives them.
+            copied[at["local_date"]] = row[at["achieved_at"]].astimezone(spec.tz).date()
+            copied[at["window_start"]] = spec.window_start(row[at["achieved_at"]])
             copied[at["revenue"]], copied[at["revenue_missing"]] = _revenue(spec, trig)
             rows.append(tuple(copied))
         _insert_rows(rows)

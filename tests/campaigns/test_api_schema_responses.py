@@ -117,6 +117,7 @@ def test_conflicts_are_documented_where_the_code_raises_them() -> None:
         ("put", "/api/v1/broadcasts/{id}"),
         ("patch", "/api/v1/broadcasts/{id}"),
         ("post", "/api/v1/messages"),
+        ("post", "/api/v1/people/{identifier}/events"),
     }
     # A view's own description is kept; the body is added.
     messages = paths["/api/v1/messages"]["post"]["responses"]["409"]

@@ -78,6 +78,31 @@ def test_the_same_id_twice_is_stored_once(api: APIClient, workspace: Workspace) 
     assert Event.objects.filter(workspace=workspace).count() == 1
 
 
+def test_another_persons_event_under_a_used_id_is_a_conflict(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """Not a repeat (the same id twice is stored once): a 200 answering with the other
+    person's event dropped this one, and which person's counted depended on arrival."""
+    assert post(api, {"name": "buy", "id": "1", "timestamp": 1762333200}).status_code == 201
+    other = post(api, {"name": "buy", "id": "1", "timestamp": 1762333200}, identifier="cust-2")
+    assert other.status_code == 409
+    assert set(other.json()) == {"detail", "errors"}  # the documented ConflictError
+    assert list(other.json()["errors"]) == ["id"]
+    body = api.post(
+        "/api/v1/batch",
+        {"items": [
+            {"type": "event", "person": "cust-3", "name": "buy", "id": "2"},
+            {"type": "event", "person": "cust-4", "name": "buy", "id": "2"},
+            {"type": "event", "person": "cust-3", "name": "buy", "id": "2"},
+            {"type": "event", "person": "cust-2", "name": "buy", "id": "1"},
+            {"type": "event", "person": "cust-1", "name": "buy", "id": "1"},
+        ]},
+        format="json",
+    ).json()  # fmt: skip
+    assert [r["status"] for r in body["results"]] == [201, 409, 200, 409, 200]
+    assert Event.objects.filter(workspace=workspace).count() == 2
+
+
 def test_an_integer_id_is_read_as_its_string(api: APIClient, workspace: Workspace) -> None:
     assert post(api, {"name": "signup", "id": 42}).status_code == 201
     assert post(api, {"name": "signup", "id": "42"}).status_code == 200

@@ -99,6 +99,9 @@ def test_goals_with_conditions_filters_or_array_steps_are_evaluated_in_python(
         ({"type": "event", "name": "x", "conditions": [{"key": "a", "op": "exists"}]}, [], ""),
         ({"type": "event", "name": "x"}, [{"type": "attribute", "key": "a", "op": "exists"}], ""),
         ({"type": "event", "name": "x"}, [], "items.0.price"),
+        # PostgreSQL's ``#>`` reads a signed or blank-padded step as an array index too.
+        ({"type": "event", "name": "x"}, [], "items.+1"),
+        ({"type": "event", "name": "x"}, [], "items. 1"),
         ({"type": "segment", "segment": 1}, [], ""),
     ]
     for trigger, filters, key in cases:

@@ -385,7 +385,7 @@ def test_a_filter_removed_and_restored_does_not_admit_a_deleted_person_it_refuse
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open defect: carry-over only from an attribute-triggered previous result: lost for good",
+    reason="open defect: carried over only from an attribute-triggered result: lost for good",
 )
 def test_an_attribute_trigger_changed_and_restored_keeps_a_deleted_persons_achievement(
     api: APIClient, workspace: Workspace

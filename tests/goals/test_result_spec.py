@@ -26,12 +26,7 @@ from goals.models import Achievement, Goal
 from tests.goals.helpers import ingest, make_goal, results
 from tests.goals.test_engine import event, message, metric
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xfail(
-        strict=True, reason="incremental updates read the goal's live settings (SPEC §6)"
-    ),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 RANGE = {"start": "2026-03-01", "end": "2026-03-05"}
 
@@ -75,7 +70,7 @@ def fresh(workspace: Workspace, goal: Goal, **fields: Any) -> Goal:
         name="Fresh",
         trigger=goal.criteria["trigger"],
         filters=goal.criteria["filters"],
-        sources=[s.campaign or s.broadcast for s in goal.sources.all()],
+        sources=[s.campaign or s.broadcast for s in goal.sources.all()],  # type: ignore[misc]
         impact_currency=goal.impact_currency,
         impact_static=goal.impact_static,
         impact_event_key=goal.impact_event_key,

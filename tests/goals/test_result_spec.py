@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Workspace
@@ -205,3 +207,42 @@ def test_the_switch_records_the_settings_the_result_was_built_with(
     assert goal.result_spec == GoalSpec.load(goal).snapshot()
     assert GoalSpec.for_result(goal).campaign_ids == []
     assert goal.report_currency == "JPY"
+
+
+def test_the_migration_records_the_results_that_are_current(
+    workspace: Workspace, onboarding: Campaign
+) -> None:
+    """Migration 0011: a current result was built with the goal's own settings; one still
+    recomputing a change at migration time stays unknown (read as the goal's fields)."""
+    before, after = (
+        ("goals", "0010_achievement_partition_local_indexes"),
+        ("goals", "0011_goal_result_spec"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        apps = executor.loader.project_state([before]).apps
+        old_goal, old_source = (
+            apps.get_model("goals", "Goal"),
+            apps.get_model("goals", "GoalSource"),
+        )
+        fields = {
+            "workspace_id": workspace.pk,
+            "criteria": {"trigger": {"type": "event", "name": "plan_activated"}, "filters": []},
+            "impact_currency": "EUR",
+            "impact_static": Decimal("10.5"),
+            "current_version": 1,
+        }
+        current = old_goal.objects.create(name="Current", requested_version=1, **fields)
+        old_source.objects.create(goal_id=current.pk, campaign_id=onboarding.pk)
+        changing = old_goal.objects.create(name="Changing", requested_version=2, **fields)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+
+    goal = Goal.objects.select_related("workspace").get(pk=current.pk)
+    assert goal.result_spec == GoalSpec.load(goal).snapshot()
+    assert goal.result_spec["campaign_ids"] == [onboarding.pk]
+    assert goal.result_spec["time_zone"] == "Europe/Berlin"
+    assert GoalSpec.for_result(goal).goal.impact_static == Decimal("10.5")
+    assert Goal.objects.get(pk=changing.pk).result_spec is None

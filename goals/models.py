@@ -84,14 +84,13 @@ class Goal(models.Model):
     #: rollup when it is the current version's, and the achievements themselves otherwise (a
     #: result computed before rollups existed, until its next recompute).
     rollup_version = models.PositiveIntegerField(default=0)
-    #: The impact currency ``current_version``'s revenue was computed in ("" for no impact),
-    #: written by the switch to it: a changed currency applies to the result computed with it,
-    #: and readers keep the previous result, in its own currency, until then (SPEC §6). None:
-    #: a result switched in before this was kept, in ``impact_currency``.
-    #: (None and "" differ here: unknown, and no impact.)
-    result_currency = models.CharField(  # noqa: DJ001
-        max_length=3, null=True, blank=True, default=None
-    )
+    #: What ``current_version`` was built with (``goals.engine.spec.GoalSpec.snapshot``: the
+    #: criteria, impact, attribution settings, source ids and the workspace's time zone),
+    #: written by the switch to it. While a change recomputes, readers keep that result (SPEC
+    #: §6): incremental updates extend it with these settings, and reports label its revenue
+    #: with its currency (``report_currency``). None: a result switched in before this was
+    #: kept, read as the goal's own fields.
+    result_spec = models.JSONField(null=True, blank=True, default=None)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -117,7 +116,9 @@ class Goal(models.Model):
     def report_currency(self) -> str:
         """The currency of the result readers see ("" for none): reports use this, not
         ``impact_currency``, which may be a change whose recompute is not done."""
-        return self.impact_currency if self.result_currency is None else self.result_currency
+        if self.result_spec is None:
+            return self.impact_currency
+        return str(self.result_spec["impact_currency"])
 
 
 class GoalSource(models.Model):

@@ -268,14 +268,14 @@ def goal_report(
         now = (
             Goal.objects.filter(pk=goal.pk)
             .order_by()
-            .values_list("current_version", "rollup_version", "result_currency")
+            .values_list("current_version", "rollup_version", "result_spec")
             .first()
         )
         if now is None or now[:2] == versions:
             break
         versions = now[:2]
         if now[2] is not None:
-            goal.result_currency = now[2]  # the new version's currency
+            goal.result_spec = now[2]  # the new version's settings (its currency)
     return report
 
 

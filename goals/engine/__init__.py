@@ -30,7 +30,9 @@ worker claims the goal with a conditional UPDATE on ``recompute_lease_until`` (a
 database lock, so it works on SQLite and PostgreSQL alike, needs no connection held open for
 minutes, and expires if a worker dies). A build overtaken by a newer change is discarded at
 the switch (version check). Incremental updates and the switch serialise on the goal row
-(``select_for_update``).
+(``select_for_update``). The switch records the settings the version was built with
+(``Goal.result_spec``); incremental updates extend the current version with those
+(``GoalSpec.for_result``), never with a change still recomputing (SPEC §6).
 
 The modules, each importing only those above it:
 

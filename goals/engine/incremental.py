@@ -6,6 +6,12 @@ diffs them against the current result (``apply_people``), and re-attributes all 
 person's achievements. A late message, metric, segment change or attribute change therefore
 lands exactly where it would have had it arrived first. ``catch_up`` applies what arrived
 while a recompute was building.
+
+**The result's own settings.** Everything here extends ``current_version`` with the settings
+it was built with (``GoalSpec.for_result``), also in choosing whom new rows concern
+(``Touched.people_for``): while a change recomputes, readers keep that result (SPEC §6), and
+an event matching only its old trigger must still reach it. Rows the new settings concern are
+the new version's catch-up's, after the switch.
 """
 
 from __future__ import annotations
@@ -176,6 +182,9 @@ class Touched:
                 self.by_message_source[(campaign_id, broadcast_id)].add(key)
 
     def people_for(self, spec: GoalSpec) -> set[uuid.UUID]:
+        """The people whose new rows can change a result built from ``spec``: callers pass the
+        current result's (``GoalSpec.for_result``), so a row matching only a trigger being
+        changed away from still reaches the result readers keep meanwhile."""
         keys: set[uuid.UUID] = set()
         kind = spec.trigger_type
         if kind == "event":
@@ -233,7 +242,9 @@ def _apply_chunk_to_goal(goal_id: int, keys: Sequence[uuid.UUID]) -> None:
         )
         if goal is None or goal.current_version == 0:
             return  # never computed: the pending recompute will include these rows
-        apply_people(GoalSpec.load(goal), version=goal.current_version, person_keys=keys)
+        # The settings the current result was built with, not the goal's live ones: a change
+        # still recomputing must not leak into the result readers keep meanwhile (SPEC §6).
+        apply_people(GoalSpec.for_result(goal), version=goal.current_version, person_keys=keys)
 
 
 def process_ingested(
@@ -268,7 +279,7 @@ def process_ingested(
     )
     for goal in goals:
         try:
-            keys = touched.people_for(GoalSpec.load(goal))
+            keys = touched.people_for(GoalSpec.for_result(goal))
             if keys:
                 _apply_to_goal(goal.pk, keys)
                 count += 1
@@ -306,7 +317,7 @@ def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:
         .prefetch_related("sources")
     )
     for goal in goals:
-        if GoalSpec.load(goal).uses_attributes:
+        if GoalSpec.for_result(goal).uses_attributes:
             _apply_to_goal(goal.pk, [person_key])
 
 
@@ -406,6 +417,6 @@ def catch_up(*, goal_id: int, since: datetime, received: Received | None = None)
     if received is None:
         received = received_since(goal.workspace_id, since)
         received.refresh_reach()
-    keys = received.touched.people_for(GoalSpec.load(goal))
+    keys = received.touched.people_for(GoalSpec.for_result(goal))
     if keys:
         _apply_to_goal(goal_id, keys)

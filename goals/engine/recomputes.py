@@ -347,8 +347,9 @@ def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Leas
         Goal.objects.filter(pk=goal_id).update(
             current_version=target,
             rollup_version=target,
-            # The build's own currency: a change of it since then is a newer version (above).
-            result_currency=goal.impact_currency,
+            # The settings the build used: a change of them since then is a newer version
+            # (above). Incremental updates extend this result with them (SPEC §6).
+            result_spec=spec.snapshot(),
             status=GoalStatus.READY,
             computed_at=timezone.now(),
             reconciled_through=unseen,

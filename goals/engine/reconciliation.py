@@ -98,16 +98,16 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
     reconciled = failed = 0
     # What arrived is read once per workspace (since the earliest of its goals' last passes),
     # not once per goal: after a bulk import each goal re-read the same rows for minutes.
-    by_workspace: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    by_workspace: dict[int, list[tuple[int, datetime | None]]] = defaultdict(list)
     for goal_id, workspace_id, through in Goal.objects.filter(current_version__gt=0).values_list(
         "id", "workspace_id", "reconciled_through"
     ):
-        by_workspace[workspace_id].append((goal_id, through or now - timedelta(days=1)))
+        by_workspace[workspace_id].append((goal_id, through))
     for workspace_id, goals in by_workspace.items():
-        since = min(since for _, since in goals)
+        since = min(through or now - timedelta(days=1) for _, through in goals)
         received = received_since(workspace_id, since)
         received.refresh_reach()
-        for goal_id, _ in goals:
+        for goal_id, through in goals:
             # Each goal on its own, as ``process_ingested`` does: one that fails is logged,
             # keeps its ``reconciled_through`` (the next pass tries it again) and does not
             # stop the pass for the goals after it.
@@ -117,7 +117,12 @@ def _reconcile_rest(now: datetime) -> dict[str, int]:
                 logger.exception("goal %s: reconcile could not catch it up", goal_id)
                 failed += 1
                 continue
-            Goal.objects.filter(pk=goal_id).update(reconciled_through=unseen)
+            # Only if no recompute switched in meanwhile: its switch set the mark back to
+            # where its build may have missed rows, and its own catch-up (after the switch)
+            # may never run (the worker died); this pass's ``since`` may lie after that mark.
+            Goal.objects.filter(pk=goal_id, reconciled_through=through).update(
+                reconciled_through=unseen
+            )
             reconciled += 1
     rollups = 0
     for goal_id in (

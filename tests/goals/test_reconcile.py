@@ -250,3 +250,29 @@ def test_a_goal_that_fails_does_not_stop_the_reconcile_pass(
     monkeypatch.undo()
     assert engine.reconcile()["failed"] == 0
     assert Achievement.objects.filter(goal=failing, version=failing.current_version).count() == 1
+
+
+def test_a_pass_keeps_the_mark_a_recompute_switched_in_during_it_set_back(
+    workspace: Workspace, monkeypatch: Any
+) -> None:
+    """Found reading the reconcile pass during a load run: a recompute switching in while a pass
+    runs sets the goal's mark back to where its build may have missed rows (its catch-up,
+    after the switch, covers them). The pass, which read the older mark before the switch,
+    then wrote its own: if the recompute's worker died before its catch-up, no later pass
+    looked at those rows again."""
+    goal = make_goal(workspace)
+    build_began = datetime(2026, 1, 1, tzinfo=UTC)
+    real_catch_up = reconciliation.catch_up
+
+    def switched_meanwhile(**kwargs: Any) -> None:
+        # The switch of a build that began long before this pass (``_build_and_switch``).
+        Goal.objects.filter(pk=goal.pk).update(reconciled_through=build_began)
+        real_catch_up(**kwargs)
+
+    monkeypatch.setattr(reconciliation, "catch_up", switched_meanwhile)
+    engine.reconcile()
+    assert Goal.objects.get(pk=goal.pk).reconciled_through == build_began
+    monkeypatch.undo()
+    engine.reconcile()  # the next pass starts there, and moves the mark on
+    through = Goal.objects.get(pk=goal.pk).reconciled_through
+    assert through is not None and through > build_began

@@ -31,6 +31,7 @@ from campaigns.models import Broadcast, BroadcastKind, Campaign, Workspace
 from campaigns.sources import tag_rows, tags_clean
 from goals import criteria as rules
 from goals import engine, partitions
+from goals.engine.spec import RESULT_FIELDS
 from goals.models import Goal, GoalSource
 
 
@@ -334,20 +335,8 @@ def goal_update(
         _apply(goal, new_impact, new_attribution)
         goal.updated_at = timezone.now()
         goal.full_clean(exclude=["workspace"])
-        goal.save(
-            update_fields=[
-                "name",
-                "description",
-                "criteria",
-                "impact_currency",
-                "impact_static",
-                "impact_event_key",
-                "window_days",
-                "metrics",
-                "count_machine",
-                "updated_at",
-            ]
-        )
+        # Every field a result depends on (``RESULT_FIELDS``, which the switch records).
+        goal.save(update_fields=["name", "description", *RESULT_FIELDS, "updated_at"])
         if tag_names is not None:
             goal.tags.set(tag_rows(tag_names))
             getattr(goal, "_prefetched_objects_cache", {}).pop("tags", None)

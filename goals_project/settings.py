@@ -145,6 +145,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # In-process mode: a request's tasks run even when a test holds its transaction open.
+    "goals_project.inprocess.RunDeferredTasks",
 ]
 
 ROOT_URLCONF = "goals_project.urls"

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Membership, Role, Workspace
+from goals_project import inprocess
 from goals_project.celery import app as celery_app
 from tests.celery_worker import broker_and_database_ready, celery_worker_process
 
@@ -71,6 +72,14 @@ def _task_mode(request: pytest.FixtureRequest) -> Any:
         request.getfixturevalue("celery_worker_process")
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def keep_commit_callbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave a request's on-commit callbacks pending, as a real transaction does until it
+    commits, for tests that inspect what a request queued: in-process, the test transaction's
+    callbacks otherwise run at the end of the request (``goals_project.inprocess``)."""
+    monkeypatch.setattr(inprocess, "_only_test_transactions", lambda alias: False)
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,7 @@ def event(n: int, **fields: Any) -> dict[str, Any]:
     return {"type": "event", "person": f"p{n % 7}", "name": "page_viewed", "id": f"e{n}", **fields}
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_it_ingests_every_kind_of_item(
     api: APIClient, workspace: Workspace, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -229,6 +229,7 @@ def test_delete_removes_personal_data_and_keeps_history(
     assert api.get("/api/v1/messages/m1").json()["person"] is None
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_it_queues_one_task_per_request(
     api: APIClient, django_capture_on_commit_callbacks: Any
 ) -> None:

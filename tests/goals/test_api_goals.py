@@ -82,6 +82,7 @@ def _age(goal: Goal) -> Goal:
 # --- create ---------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_it_creates_a_goal_with_every_part(
     api: APIClient,
     workspace: Workspace,
@@ -712,6 +713,7 @@ def test_renaming_describing_or_tagging_recomputes_nothing(api: APIClient, goal:
     assert after.updated_at > goal.updated_at
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 @pytest.mark.parametrize(
     "change",
     [

@@ -375,6 +375,7 @@ def test_unticking_a_box_drops_it_and_the_cross_removes_one_from_elsewhere(
 # --- adding ---------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 @pytest.mark.usefixtures("small_pages", "many")
 def test_adding_two_sources_from_two_pages_stores_both_and_queues_one_recompute(
     editor_client: Client,

@@ -90,6 +90,7 @@ def test_it_shows_the_goals_current_settings(editor_client: Client, workspace: W
     assert "checked" not in form_row(html, "count_machine")
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_saving_stores_the_settings_and_recomputes(
     editor_client: Client, goal: Goal, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -114,6 +115,7 @@ def test_saving_stores_the_settings_and_recomputes(
     assert goal.current_version == goal.requested_version
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_saving_marks_the_goal_recomputing_until_its_recompute_ran(
     editor_client: Client, goal: Goal, django_capture_on_commit_callbacks: Any
 ) -> None:

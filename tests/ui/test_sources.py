@@ -92,6 +92,7 @@ def test_it_lists_the_sources_with_type_status_channels_and_deleted_marked(
     assert reverse("goals_ui:source_picker", args=[goal.pk]) in html
 
 
+@pytest.mark.usefixtures("keep_commit_callbacks")
 def test_removing_sources_stores_the_rest_and_recomputes_once(
     editor_client: Client,
     goal: Goal,

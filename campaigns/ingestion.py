@@ -16,8 +16,10 @@ A batch runs in three steps:
 
 Items are applied by kind, in this order (within a kind, in item order):
 person upserts, events, segment changes, messages, metrics, person deletions. So a metric may
-follow its message in the same batch, and a deletion in a batch wins over data sent with it for
+follow its message in the same batch, and a deletion wins over data sent before it for
 the same person (the data is kept under the person's anonymous key, like any other history).
+Items naming a person after that person's deletion are applied after it, as a new run in the
+same order (``_phases``): they belong to a new person, as they would sent one by one.
 
 A metric whose message is not stored is kept pending (202, ``PendingMetric``) and stored when
 the message arrives (``campaigns.services.pending_metrics_apply``), so a metric may also come
@@ -534,7 +536,9 @@ def ingest(*, workspace: Workspace, items: Any) -> IngestOutcome:
             # (``goals.engine.unseen_since``), and a retry may start long after the first try.
             stamp = now if attempt == 1 else timezone.now()
             with transaction.atomic():
-                _Batch(workspace, stamp, results, touched).apply(valid)
+                for phase in _phases(valid):
+                    _Batch(workspace, stamp, results, touched).apply(phase)
+                _Batch.refresh_reach(touched)
                 if touched:
                     transaction.on_commit(_queue_processing(workspace.pk, touched))
             break
@@ -549,6 +553,33 @@ def ingest(*, workspace: Workspace, items: Any) -> IngestOutcome:
     done = [r for r in results if r is not None]
     assert len(done) == len(items), "every item must be answered"
     return IngestOutcome(done, touched)
+
+
+def _person_named(item: Item) -> str | None:
+    """The identifier of the person an item writes to or deletes (metrics name a message)."""
+    if isinstance(item, MetricIn):
+        return None
+    return item.identifier
+
+
+def _phases(items: list[Item]) -> list[list[Item]]:
+    """The items in runs that can each be applied by kind (``_Batch.apply``).
+
+    Within a run the order of kinds does not change what is stored, except around a person's
+    deletion: what comes after it for the same person belongs to a new person, as it would
+    sent one request at a time. So a run ends before the first item naming a person that an
+    earlier item of the run deleted. A batch without such an item is one run."""
+    phases: list[list[Item]] = [[]]
+    deleted: set[str] = set()
+    for item in items:
+        person = _person_named(item)
+        if person is not None and person in deleted:
+            phases.append([])
+            deleted = set()
+        phases[-1].append(item)
+        if isinstance(item, DeleteIn):
+            deleted.add(item.identifier)
+    return phases
 
 
 def ingest_one(
@@ -753,13 +784,18 @@ class _Batch:
         self._store_messages(messages)
         self._store_metrics(metrics)
         self._delete_people(deletes)
-        # The reach these rows imply is derived in their own transaction, not by the task
-        # alone: a goal build that sees the rows must see their reach. Catch-up after a build
-        # re-reads only rows received since the oldest transaction open when it began, and the
-        # task may run minutes later (a queue behind), during a build, on the old result: the
-        # message then never qualified in the new one. Last, after every person lock, in id
-        # order: as a deletion takes them (the person, then their messages).
-        if self.touched.message_ids:
+
+    @staticmethod
+    def refresh_reach(touched: Touched) -> None:
+        """Derive the reach of the messages the batch touched, once its every run is stored.
+
+        The reach these rows imply is derived in their own transaction, not by the task
+        alone: a goal build that sees the rows must see their reach. Catch-up after a build
+        re-reads only rows received since the oldest transaction open when it began, and the
+        task may run minutes later (a queue behind), during a build, on the old result: the
+        message then never qualified in the new one. Last, after every person lock, in id
+        order: as a deletion takes them (the person, then their messages)."""
+        if touched.message_ids:
             if connection.vendor == "postgresql":
                 # The foreign keys are checked at commit, taking their people's key-share
                 # locks then, after these message locks: a deletion holding the person and
@@ -767,7 +803,7 @@ class _Batch:
                 with connection.cursor() as cursor:
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            services.message_reach_refresh(message_ids=sorted(self.touched.message_ids))
+            services.message_reach_refresh(message_ids=sorted(touched.message_ids))
 
     # --- references -------------------------------------------------------------------------
 

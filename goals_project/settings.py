@@ -120,6 +120,12 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a proxy that terminates TLS the app sees plain HTTP, so the absolute URLs it writes
+# (an API list's next and previous pages) said http:// to clients that came over HTTPS. Only
+# where the proxy sets X-Forwarded-Proto itself and nothing reaches the app around it: there,
+# any client could claim HTTPS with the header.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "campaigns.admin_apps.WorkspaceAdminConfig",  # django.contrib.admin, open to members

@@ -63,12 +63,38 @@ def test_it_uses_sqlite_by_default_and_postgres_when_asked() -> None:
         ("CELERY_BROKER_URL", "localhost:6379"),
         ("CELERY_RESULT_BACKEND", "http://example.org"),
         ("CACHE_URL", "memcached://x"),
+        ("TRUST_X_FORWARDED_PROTO", "maybe"),
     ],
 )
 def test_it_refuses_malformed_values_naming_the_variable(variable: str, value: str) -> None:
     result = load_settings(**{variable: value})
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {variable}" in result.stderr
+
+
+def test_it_trusts_a_proxy_saying_https_only_when_told_to() -> None:
+    """Behind a proxy that terminates TLS the app sees plain HTTP: the API's absolute links
+    (a list's next and previous pages) said http:// to clients that came over HTTPS (SPEC §7:
+    the API is served over HTTPS). Off by default: a client reaching the app around the proxy
+    could otherwise claim HTTPS with the header."""
+    code = "import goals_project.settings as s; print(getattr(s, 'SECURE_PROXY_SSL_HEADER', None))"
+    env = {k: v for k, v in os.environ.items() if k != "TRUST_X_FORWARDED_PROTO"}
+
+    def header(**extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "SECRET_KEY": "x", **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert header() == "None"
+    assert header(TRUST_X_FORWARDED_PROTO="false") == "None"
+    assert header(TRUST_X_FORWARDED_PROTO="true") == "('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
 def test_it_requires_a_secret_key_unless_debugging() -> None:

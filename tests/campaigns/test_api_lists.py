@@ -145,6 +145,27 @@ def test_a_page_size_above_500_gives_pages_of_500_and_an_empty_one_the_default(
     assert empty.status_code == 200
 
 
+@pytest.mark.usefixtures("two_of_each")
+@pytest.mark.parametrize("kind", ORDERED)
+def test_page_links_say_https_behind_a_proxy_that_says_so(
+    api: APIClient, urls: dict[str, str], kind: str, settings: Any
+) -> None:
+    # What TRUST_X_FORWARDED_PROTO=true sets (goals_project.settings): a client that came over
+    # HTTPS through a TLS-terminating proxy follows next and previous over HTTPS too.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    first, second = {"page_size": 1, "page": 1}, {"page_size": 1, "page": 2}
+
+    proxied: dict[str, Any] = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
+
+    behind = api.get(urls[kind], first, **proxied).json()
+    back = api.get(urls[kind], second, **proxied).json()
+    direct = api.get(urls[kind], first, HTTP_HOST="testserver").json()
+
+    assert behind["next"].startswith("https://testserver/api/v1/")
+    assert back["previous"].startswith("https://testserver/api/v1/")
+    assert direct["next"].startswith("http://testserver/api/v1/")
+
+
 def test_a_bad_page_and_page_size_are_reported_by_the_first_one_read(
     api: APIClient, urls: dict[str, str]
 ) -> None:

@@ -211,19 +211,53 @@ def test_person_items_merge_in_item_order(api: APIClient, workspace: Workspace) 
     assert [c.attributes for c in snapshots] == [{"plan": "free", "x": 1}, {"plan": "pro"}]
 
 
-def test_a_deletion_applies_after_the_other_items(api: APIClient, workspace: Workspace) -> None:
+def test_a_deletion_applies_after_the_other_items_sent_before_it(
+    api: APIClient, workspace: Workspace
+) -> None:
     items = [
-        {"type": "delete_person", "person": "ada"},
         {"type": "event", "person": "ada", "name": "signup", "id": "e1"},
+        {"type": "delete_person", "person": "ada"},
+        {"type": "event", "person": "bo", "name": "signup", "id": "e2"},
     ]
     api.put("/api/v1/people/ada", {"attributes": {"a": 1}}, format="json")
     key = Person.objects.get(workspace=workspace, identifier="ada").key
     r = batch(api, items)
-    assert [x["status"] for x in r.json()["results"]] == [204, 201]
-    assert not Person.objects.filter(workspace=workspace).exists()
+    assert [x["status"] for x in r.json()["results"]] == [201, 204, 201]
+    assert list(Person.objects.filter(workspace=workspace).values_list("identifier")) == [("bo",)]
     assert not PersonAttributeChange.objects.exists()
-    stored = Event.objects.get(workspace=workspace)
+    stored = Event.objects.get(workspace=workspace, client_id="e1")
     assert (stored.person_id, stored.person_key) == (None, key)
+
+
+def test_items_after_a_deletion_of_their_person_apply_after_it(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """A batch gives what its items give sent one by one in its order (SPEC §7): the person
+    sent again after their deletion is a new person with what came after it. Applied before
+    the deletion, that data was erased with the person while its items were answered 200 and
+    201."""
+    items = [
+        {"type": "event", "person": "ada", "name": "signup", "id": "e1"},
+        {"type": "delete_person", "person": "ada"},
+        {"type": "person", "person": "ada", "attributes": {"plan": "pro"}},
+        {"type": "event", "person": "ada", "name": "plan_activated", "id": "e2"},
+        {"type": "delete_person", "person": "bo"},
+        {"type": "person", "person": "bo", "attributes": {"plan": "free"}},
+    ]
+    api.put("/api/v1/people/ada", {"attributes": {"a": 1}}, format="json")
+    old_key = Person.objects.get(workspace=workspace, identifier="ada").key
+
+    r = batch(api, items)
+
+    # bo did not exist when his deletion came: 404, as DELETE /people/bo would answer.
+    assert [x["status"] for x in r.json()["results"]] == [201, 204, 201, 201, 404, 201]
+    ada = Person.objects.get(workspace=workspace, identifier="ada")
+    assert ada.key != old_key
+    assert ada.attributes == {"plan": "pro"}
+    assert Person.objects.get(workspace=workspace, identifier="bo").attributes == {"plan": "free"}
+    before, after = Event.objects.get(client_id="e1"), Event.objects.get(client_id="e2")
+    assert (before.person_id, before.person_key) == (None, old_key)
+    assert (after.person_id, after.person_key) == (ada.pk, ada.key)
 
 
 def test_it_accepts_1000_items_with_few_queries(

@@ -408,12 +408,12 @@ def test_deleting_a_person_in_the_batch_that_stores_their_message_keeps_its_achi
     )
     batch(
         api,
-        {"type": "delete_person", "person": "ada"},
         {"type": "metric", "message": "m1", "metric": "clicked", "timestamp": 1769936400},
         {"type": "message", "id": "m1", "person": "ada", "channel": "sms",
          "sent_at": "2026-02-01T08:00:00Z"},
         {"type": "person", "person": "ada", "attributes": {"country": "DE"},
          "timestamp": "2026-02-01T00:00:00Z"},
+        {"type": "delete_person", "person": "ada"},
     )  # fmt: skip
     assert times(api, g["id"]) == [(None, "2026-02-01T09:00:00Z")]
     same_after_recompute(api, g["id"])

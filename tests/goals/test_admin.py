@@ -67,7 +67,7 @@ def test_another_workspaces_goal_is_not_found(
 ) -> None:
     theirs = make_goal(other_workspace, "Theirs")
     response = staff_client.get(f"/admin/goals/goal/{theirs.pk}/change/")
-    assert response.status_code == 302  # the admin redirects a missing object to the index
+    assert response.status_code == 404  # as an unknown id (SPEC §2)
     assert Goal.objects.filter(pk=theirs.pk).exists()
 
 

@@ -79,10 +79,11 @@ class AdminTimeZoneMiddleware:
 def admin_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
     from campaigns.auth import SESSION_WORKSPACE_KEY, WorkspaceChoiceError, user_workspace
 
+    # The path first: other requests (the API's above all) must not load the session's user.
+    if not request.path_info.startswith(reverse("admin:index")):
+        return None
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return None
-    if not request.path_info.startswith(reverse("admin:index")):
         return None
     try:
         resolved = user_workspace(user, request.session.get(SESSION_WORKSPACE_KEY))

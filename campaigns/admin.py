@@ -193,6 +193,15 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ShownFiltersChangeList
 
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> HttpResponse:
+        """A row the user's lists do not hold (another workspace's, or none at all) is a 404 on
+        the change, delete and history pages (SPEC §2), as "View on site" answers; Django
+        redirected to the index, a 302 that answered another workspace's id as a success.
+        The same answer for both, so neither tells the other apart."""
+        raise Http404(f"No {opts.verbose_name} with this id in your workspaces.")
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:

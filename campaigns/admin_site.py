@@ -8,6 +8,7 @@ a member without the staff flag has none of, so those stay for superusers.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django.contrib.admin import AdminSite
@@ -15,6 +16,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 
 
 def may_use_admin(user: Any) -> bool:
@@ -52,3 +55,43 @@ class WorkspaceAdminSite(AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return may_use_admin(request.user)
+
+
+class AdminTimeZoneMiddleware:
+    """The admin writes and reads times in the time zone of the workspace the user works in
+    (the one the goals UI's switcher chose, else their first membership), as the goal pages
+    do (SPEC §2: days are the workspace's calendar days). Django's default zone (UTC, no label)
+    made the admin say "Jan. 5, 11:30 p.m." for what a Berlin goal page calls 6 Jan, 00:30,
+    and its date drill-downs split days elsewhere than the reports. The response is rendered
+    inside this middleware, so the zone holds for the template too."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        zone = admin_time_zone(request)
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)
+
+
+def admin_time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    from campaigns.auth import SESSION_WORKSPACE_KEY, WorkspaceChoiceError, user_workspace
+
+    # The path first: other requests (the API's above all) must not load the session's user.
+    if not request.path_info.startswith(reverse("admin:index")):
+        return None
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    try:
+        resolved = user_workspace(user, request.session.get(SESSION_WORKSPACE_KEY))
+    except WorkspaceChoiceError:
+        resolved = user_workspace(user, None)
+    if resolved is None:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(resolved[0].time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None

@@ -124,7 +124,12 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        # ``title`` too: the admin's login template builds the page title from it ("Log in |
+        # Goals"); without it the browser tab read "| Goals".
         context.update(
-            app_path=self.request.get_full_path(), site_header="Goals", site_title="Goals"
+            app_path=self.request.get_full_path(),
+            site_header="Goals",
+            site_title="Goals",
+            title="Log in",
         )
         return context

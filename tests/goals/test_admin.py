@@ -67,7 +67,7 @@ def test_another_workspaces_goal_is_not_found(
 ) -> None:
     theirs = make_goal(other_workspace, "Theirs")
     response = staff_client.get(f"/admin/goals/goal/{theirs.pk}/change/")
-    assert response.status_code == 302  # the admin redirects a missing object to the index
+    assert response.status_code == 404  # as an unknown id (SPEC §2)
     assert Goal.objects.filter(pk=theirs.pk).exists()
 
 
@@ -157,10 +157,11 @@ def test_a_page_of_achievements_is_ordered_without_joining_every_row(
     ordered = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]]
     paging = [sql for sql in ordered if "LIMIT" in sql and "goals_achievement" in sql]
     assert paging and all("campaigns_person" not in sql for sql in paging)
-    # Page 2 of 59 newest first (50 a page): the 9 oldest, newest first, with their goal.
+    # Page 2 of 59 newest first (50 a page): the 9 oldest, newest first, with their goal,
+    # in the workspace's time (Europe/Berlin: 10:00 UTC is 11 a.m.).
     shown = re.findall(
-        r'class="field-achieved_at[^"]*">Jan\. 5, 2026, 10:(\d\d) a\.m\.<', response.text
+        r'class="field-achieved_at[^"]*">Jan\. 5, 2026, 11:(\d\d) a\.m\.<', response.text
     )
     assert shown == [f"{minute:02d}" for minute in range(9, 1, -1)]
-    assert "Jan. 5, 2026, 10 a.m.<" in response.text  # the oldest, at 10:00, is last
+    assert "Jan. 5, 2026, 11 a.m.<" in response.text  # the oldest, at 10:00 UTC, is last
     assert response.text.count(">Ours</a>") == 9

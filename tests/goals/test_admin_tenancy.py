@@ -120,8 +120,8 @@ def test_goal_sources_and_rollups_are_listed_for_the_users_workspaces_only(
             assert "Ours" in page.text and "Theirs" not in page.text, model
             assert "Globex" not in page.text, model
         assert "Jan. 6, 2026" not in client.get("/admin/goals/goalrollup/").text
-        assert client.get(f"/admin/goals/goalsource/{theirs_source.pk}/change/").status_code == 302
-        assert client.get(f"/admin/goals/goalrollup/{theirs_rollup.pk}/change/").status_code == 302
+        assert client.get(f"/admin/goals/goalsource/{theirs_source.pk}/change/").status_code == 404
+        assert client.get(f"/admin/goals/goalrollup/{theirs_rollup.pk}/change/").status_code == 404
 
     # Read-only for everyone: sources are changed through the API and the goals UI, which
     # validate them and recompute the goal; rollups are derived by the engine.
@@ -144,3 +144,36 @@ def test_view_on_site_of_an_unknown_content_type_or_a_bad_id_is_not_found(owner:
     assert (
         client.get(f"/admin/r/{ContentType.objects.get_for_model(Goal).pk}/abc/").status_code == 404
     )
+
+
+def test_another_workspaces_object_is_a_404_on_every_admin_page(
+    owner: User, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    """SPEC §2: another workspace's object is answered with 404. The admin's change, delete
+    and history pages redirected to the index instead ("doesn't exist"), so a test or a
+    script asking for another workspace's row got a 302; they now answer 404, as an unknown
+    id does, and as "View on site" already did."""
+    theirs_goal = make_goal(other_workspace, "Theirs")
+    theirs_campaign = sources.campaign_create(workspace=other_workspace, name="Globex campaign")
+    ours = make_goal(workspace, "Ours")
+    client = login(owner)
+    for base in (
+        f"/admin/goals/goal/{theirs_goal.pk}/",
+        f"/admin/campaigns/campaign/{theirs_campaign.pk}/",
+        f"/admin/campaigns/workspace/{other_workspace.pk}/",
+        "/admin/goals/goal/999999/",
+    ):
+        # Workspaces are never deleted in the admin: that page is a 403 for every id.
+        deletable = "/workspace/" not in base
+        for page in ("change/", "history/", *(["delete/"] if deletable else [])):
+            response = client.get(base + page)
+            assert response.status_code == 404, base + page
+            assert "Globex" not in response.text and "Theirs" not in response.text
+        if deletable:
+            assert client.post(base + "delete/", {"post": "yes"}).status_code == 404, base
+        assert client.post(base + "change/", {"name": "Mine now"}).status_code == 404, base
+    assert Goal.objects.get(pk=theirs_goal.pk).name == "Theirs"
+    assert Campaign.objects.filter(pk=theirs_campaign.pk, deleted_at__isnull=True).exists()
+    # The user's own rows open as before.
+    assert client.get(f"/admin/goals/goal/{ours.pk}/change/").status_code == 200
+    assert client.get(f"/admin/goals/goal/{ours.pk}/history/").status_code == 200

@@ -1,6 +1,8 @@
 /*
  * While a listed goal recomputes, poll its status and reload the list once every recomputing
- * goal is ready, so Total and Impact show the new result without a manual refresh.
+ * goal is ready, so Total and Impact show the new result without a manual refresh. The status
+ * URLs name the list's workspace (a switch in another tab must not turn them into 404s), and a
+ * goal that is gone (404: deleted meanwhile) is waited for no longer: the reload drops it.
  */
 (function () {
   "use strict";
@@ -17,7 +19,12 @@
     }
     Promise.all(cells.map(function (cell) {
       return fetch(cell.dataset.statusUrl, { cache: "no-store", credentials: "same-origin" })
-        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (response) {
+          if (response.status === 404) {
+            return { status: "ready" };
+          }
+          return response.ok ? response.json() : null;
+        })
         .then(function (body) { return body !== null && body.status === "ready"; })
         .catch(function () { return false; });
     })).then(function (ready) {

@@ -4,6 +4,8 @@ take (SPEC §7, docs/decisions.md)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -480,3 +482,32 @@ def test_a_body_that_is_not_an_object_is_a_400_naming_body(
     campaign.refresh_from_db()
     assert campaign.name == "Spring"
     assert Campaign.objects.count() == 1
+
+
+def _deeper(frames: int, call: Callable[[], Any]) -> Any:
+    """``call()`` from ``frames`` Python frames further down the stack."""
+    return call() if frames == 0 else _deeper(frames - 1, call)
+
+
+def test_what_parses_does_not_depend_on_the_stack_below_the_parser(
+    api: APIClient, workspace: Workspace
+) -> None:
+    # The same 900 levels, sent from 150 frames deeper (as more middleware would put it):
+    # Python's json counts its recursion against the request's stack, and failed with
+    # RecursionError there, a 400 naming ``body`` instead of the value's path.
+    leaf: Any = 1
+    for _ in range(900):
+        leaf = [leaf]
+
+    raw = json.dumps({"name": "x", "data": {"k": leaf}})  # encoded up here: the client's
+    # encoder is recursive too
+
+    response = _deeper(
+        150,
+        lambda: api.post("/api/v1/people/ada/events", raw, content_type="application/json"),
+    )
+
+    assert response.status_code == 400
+    [(path, [reason])] = response.json()["errors"].items()
+    assert path == "data.k" + ".0" * (values.MAX_JSON_DEPTH - 1)
+    assert reason == values.DEPTH_ERROR

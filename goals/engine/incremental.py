@@ -16,6 +16,7 @@ the new version's catch-up's, after the switch.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import uuid
@@ -420,3 +421,27 @@ def catch_up(*, goal_id: int, since: datetime, received: Received | None = None)
     keys = received.touched.people_for(GoalSpec.for_result(goal))
     if keys:
         _apply_to_goal(goal_id, keys)
+
+
+def catch_up_version(spec: GoalSpec, *, version: int, since: datetime) -> None:
+    """Bring a recompute's new ``version``, built with ``spec`` and not yet switched in, up to
+    date with the people whose data arrived since ``since`` and can affect it.
+
+    Data arriving while a build runs extends the result readers see (``_apply_to_goal``), not
+    the one being built; switched in without it, that data vanished from the reports until the
+    catch-up after the switch (SPEC §6: readers keep the last complete result until the new
+    one is complete). Only the build's worker writes a version before its switch (it holds
+    the lease), so this needs no goal row lock; what arrives during it is caught up after the
+    switch (``catch_up``). The version's rollup is kept up to date with its achievements.
+    """
+    received = received_since(spec.goal.workspace_id, since)
+    received.refresh_reach()
+    keys = received.touched.people_for(spec)
+    if not keys:
+        return
+    goal = copy.copy(spec.goal)
+    goal.rollup_version = version  # its rollup is built: apply each person's difference
+    spec = dataclasses.replace(spec, goal=goal)
+    for chunk in _chunks(sorted(keys), APPLY_CHUNK):
+        with transaction.atomic():
+            apply_people(spec, version=version, person_keys=chunk)

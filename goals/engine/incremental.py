@@ -322,7 +322,7 @@ def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:
             _apply_to_goal(goal.pk, [person_key])
 
 
-def unseen_since() -> datetime:
+def unseen_since(*, after_catch_up: bool = False) -> datetime:
     """The earliest ``received_at`` of a row that a snapshot taken now may not see: one whose
     transaction commits later. Catch-up after a build and the next reconcile pass start there.
 
@@ -334,9 +334,16 @@ def unseen_since() -> datetime:
     hours would otherwise make every catch-up re-read hours), and that whole span where it
     can't see every session (other database roles than the app's need ``pg_read_all_stats``)
     and on SQLite.
+
+    ``after_catch_up``: for a catch-up following one that began now and looked back the whole
+    overlap (a recompute's, before and after its switch). On SQLite that one looks back
+    ``CLOCK_MARGIN`` only: a write transaction holds the database's one write lock, which
+    other writers wait for 20 s at most (the busy timeout), so one open now commits within the
+    margin; looking back the whole overlap again re-evaluated everyone of the last five
+    minutes twice, in the request that changed the goal.
     """
     if connection.vendor != "postgresql":
-        return timezone.now() - RECONCILE_OVERLAP
+        return timezone.now() - (CLOCK_MARGIN if after_catch_up else RECONCILE_OVERLAP)
     with connection.cursor() as cursor:
         # A session of another role, without the privilege, shows neither its kind, its state
         # nor its start.

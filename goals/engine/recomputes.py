@@ -349,7 +349,7 @@ def _build_and_switch(
     lease.renew()
     # Data committed while building extended the result readers see, not this one: bring it in
     # before they switch, or it vanishes from their reports until the catch-up after the switch.
-    caught_up_from = unseen_since()
+    caught_up_from = unseen_since(after_catch_up=True)
     catch_up_version(spec, version=target, since=unseen)
     lease.renew()
     with lease.lock, transaction.atomic():

@@ -3,6 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 DEV_ENV := DEBUG=1
+# make run PORT=8080 (HOST=0.0.0.0 also needs ALLOWED_HOSTS)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: setup run test lint typecheck check bench-ingest clean
 
@@ -14,11 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-## Set everything up and run the app with demo data at http://127.0.0.1:8000
+## Set everything up and run the app with demo data at http://$(HOST):$(PORT)
 run: setup
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
-	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (SQLite by default; DATABASE_URL/CELERY_BROKER_URL switch it)
 test: setup

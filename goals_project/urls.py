@@ -1,10 +1,14 @@
+import re
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from campaigns.admin import view_on_site
@@ -19,6 +23,22 @@ def favicon(request: HttpRequest) -> HttpResponse:
     it each first visit logged a 404 in the browser's console."""
     response = HttpResponse(FAVICON, content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+#: A name ``ManifestStaticFilesStorage`` gave a file (``chart.4f2a9c0d1e3b.js``): its content
+#: never changes under it.
+HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.[^/.]+$")
+
+
+def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """``/static/`` from ``STATIC_ROOT`` (``collectstatic``) when DEBUG is off, so the README's
+    gunicorn serves the pages' stylesheets and scripts and the offline API docs by itself
+    (with DEBUG on, ``runserver`` serves them from the apps). A proxy in front may serve
+    ``STATIC_ROOT`` at ``/static/`` instead. Hashed names are cached for good."""
+    response = serve(request, path, document_root=str(settings.STATIC_ROOT))
+    if HASHED_NAME.search(path):
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 
@@ -47,3 +67,6 @@ urlpatterns = [
     # (the v1 routes take an optional slash themselves).
     re_path(r"^api/v1/", api_not_found),
 ]
+
+if not settings.DEBUG:
+    urlpatterns.append(re_path(r"^static/(?P<path>.+)$", static_file))

@@ -16,6 +16,7 @@ the new version's catch-up's, after the switch.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import uuid
@@ -321,7 +322,7 @@ def settle_before_deletion(*, workspace_id: int, person_key: uuid.UUID) -> None:
             _apply_to_goal(goal.pk, [person_key])
 
 
-def unseen_since() -> datetime:
+def unseen_since(*, after_catch_up: bool = False) -> datetime:
     """The earliest ``received_at`` of a row that a snapshot taken now may not see: one whose
     transaction commits later. Catch-up after a build and the next reconcile pass start there.
 
@@ -333,9 +334,16 @@ def unseen_since() -> datetime:
     hours would otherwise make every catch-up re-read hours), and that whole span where it
     can't see every session (other database roles than the app's need ``pg_read_all_stats``)
     and on SQLite.
+
+    ``after_catch_up``: for a catch-up following one that began now and looked back the whole
+    overlap (a recompute's, before and after its switch). On SQLite that one looks back
+    ``CLOCK_MARGIN`` only: a write transaction holds the database's one write lock, which
+    other writers wait for 20 s at most (the busy timeout), so one open now commits within the
+    margin; looking back the whole overlap again re-evaluated everyone of the last five
+    minutes twice, in the request that changed the goal.
     """
     if connection.vendor != "postgresql":
-        return timezone.now() - RECONCILE_OVERLAP
+        return timezone.now() - (CLOCK_MARGIN if after_catch_up else RECONCILE_OVERLAP)
     with connection.cursor() as cursor:
         # A session of another role, without the privilege, shows neither its kind, its state
         # nor its start.
@@ -420,3 +428,27 @@ def catch_up(*, goal_id: int, since: datetime, received: Received | None = None)
     keys = received.touched.people_for(GoalSpec.for_result(goal))
     if keys:
         _apply_to_goal(goal_id, keys)
+
+
+def catch_up_version(spec: GoalSpec, *, version: int, since: datetime) -> None:
+    """Bring a recompute's new ``version``, built with ``spec`` and not yet switched in, up to
+    date with the people whose data arrived since ``since`` and can affect it.
+
+    Data arriving while a build runs extends the result readers see (``_apply_to_goal``), not
+    the one being built; switched in without it, that data vanished from the reports until the
+    catch-up after the switch (SPEC §6: readers keep the last complete result until the new
+    one is complete). Only the build's worker writes a version before its switch (it holds
+    the lease), so this needs no goal row lock; what arrives during it is caught up after the
+    switch (``catch_up``). The version's rollup is kept up to date with its achievements.
+    """
+    received = received_since(spec.goal.workspace_id, since)
+    received.refresh_reach()
+    keys = received.touched.people_for(spec)
+    if not keys:
+        return
+    goal = copy.copy(spec.goal)
+    goal.rollup_version = version  # its rollup is built: apply each person's difference
+    spec = dataclasses.replace(spec, goal=goal)
+    for chunk in _chunks(sorted(keys), APPLY_CHUNK):
+        with transaction.atomic():
+            apply_people(spec, version=version, person_keys=chunk)

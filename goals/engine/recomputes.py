@@ -26,7 +26,7 @@ from goals import partitions
 from goals.engine.build import build_attributed
 from goals.engine.credit import attribute_achievements
 from goals.engine.evaluation import BUILD_FIELDS, Row, _filters_hold, _History, _revenue
-from goals.engine.incremental import _insert_rows, catch_up, unseen_since
+from goals.engine.incremental import _insert_rows, catch_up, catch_up_version, unseen_since
 from goals.engine.rollup import build_rollup
 from goals.engine.shards import Shard, _on_shards, _shard_sql, _shards
 from goals.engine.spec import GoalSpec, Trigger
@@ -240,14 +240,20 @@ def _recompute(*, goal_id: int) -> bool:
             unseen = unseen_since()
             built = _build_and_switch(goal, target, unseen=unseen, lease=lease)
             if built is not None:
+                count, caught_up_from = built
                 clock = time.perf_counter()
-                _drop_other_versions(goal_id, keep=target, shards=_shards(built))
+                _drop_other_versions(goal_id, keep=target, shards=_shards(count))
                 logger.info(
                     "goal %s: older versions dropped in %.2fs", goal_id, time.perf_counter() - clock
                 )
-                # Data committed while building went to the old version: bring it into this
-                # one (``unseen_since``: from the oldest transaction open when it began).
-                catch_up(goal_id=goal_id, since=unseen)
+                # Data committed while the switch's catch-up ran went to the old version:
+                # bring it into this one (``unseen_since``: from the oldest transaction open
+                # when that catch-up began). Then, and only then, the result is complete
+                # (SPEC §6): a client waiting for ``ready`` finds what it sent meanwhile.
+                catch_up(goal_id=goal_id, since=caught_up_from)
+                Goal.objects.filter(
+                    pk=goal_id, current_version=target, requested_version=target
+                ).update(status=GoalStatus.READY)
                 # Look again: a change committed since the switch found our lease held, and
                 # its task (in-process: no retry, no beat) left the build to us.
                 built_any = True
@@ -293,9 +299,13 @@ def _drop_other_versions(goal_id: int, *, keep: int, shards: int) -> None:
     _on_shards(shards, drop_share)
 
 
-def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Lease) -> int | None:
+def _build_and_switch(
+    goal: Goal, target: int, *, unseen: datetime, lease: _Lease
+) -> tuple[int, datetime] | None:
     """Build version ``target`` beside the current one and switch readers to it; returns its
-    number of achievements.
+    number of achievements and where the catch-up after the switch starts (``unseen_since``
+    when the catch-up before it began). The goal stays ``recomputing``: the caller says
+    ``ready`` once that catch-up is done.
 
     Returns None, leaving nothing behind, when a newer change arrived meanwhile. ``lease``
     holds this worker's lease; it is renewed between phases (and by its heartbeat) and checked
@@ -337,6 +347,11 @@ def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Leas
         goal_id, target, cells, time.perf_counter() - clock,
     )  # fmt: skip
     lease.renew()
+    # Data committed while building extended the result readers see, not this one: bring it in
+    # before they switch, or it vanishes from their reports until the catch-up after the switch.
+    caught_up_from = unseen_since(after_catch_up=True)
+    catch_up_version(spec, version=target, since=unseen)
+    lease.renew()
     with lease.lock, transaction.atomic():
         locked = Goal.objects.select_for_update().filter(pk=goal_id).first()
         if locked is None or locked.recompute_lease_until != lease.token:
@@ -350,11 +365,10 @@ def _build_and_switch(goal: Goal, target: int, *, unseen: datetime, lease: _Leas
             # The settings the build used: a change of them since then is a newer version
             # (above). Incremental updates extend this result with them (SPEC §6).
             result_spec=spec.snapshot(),
-            status=GoalStatus.READY,
             computed_at=timezone.now(),
             reconciled_through=unseen,
         )
-    return count
+    return count, caught_up_from
 
 
 def _of_deleted_people(achievements: QuerySet[Achievement]) -> QuerySet[Achievement]:

@@ -21,7 +21,7 @@ from goals import partitions
 from goals.engine.incremental import catch_up, received_since, unseen_since
 from goals.engine.recomputes import _drop_if_goal_gone
 from goals.engine.rollup import rollup_backfill
-from goals.models import Achievement, Goal
+from goals.models import Achievement, Goal, GoalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,11 @@ def reconcile() -> dict[str, int]:
     (their staging tables; rows written for a goal deleted meanwhile)."""
     now = timezone.now()
     restarted = 0
-    stuck = Goal.objects.filter(requested_version__gt=F("current_version")).filter(
-        Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now)
-    )
+    # A recompute whose worker died before its switch, or after it but before its catch-up
+    # (switched in, still ``recomputing``): the restarted task finishes either.
+    stuck = Goal.objects.filter(
+        Q(requested_version__gt=F("current_version")) | Q(status=GoalStatus.RECOMPUTING)
+    ).filter(Q(recompute_lease_until__isnull=True) | Q(recompute_lease_until__lt=now))
     from goals import tasks
 
     for goal_id in stuck.values_list("id", flat=True):

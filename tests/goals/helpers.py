@@ -52,7 +52,10 @@ def builds_read_as_built() -> Iterator[None]:
     path, and what the build itself wrote (the SQL event staging, the LATERAL walk, the as-of
     join) was overwritten before a test could read it. Nothing is ingested while a build runs
     in these tests (tasks run in-process), so the catch-up has nothing of its own to do."""
-    with mock.patch.object(recomputes, "catch_up", lambda **kwargs: None):
+    with (
+        mock.patch.object(recomputes, "catch_up", lambda **kwargs: None),
+        mock.patch.object(recomputes, "catch_up_version", lambda *args, **kwargs: None),
+    ):
         yield
 
 

@@ -215,9 +215,16 @@ class _History:
                     states.append(action == SegmentAction.ENTER)
 
     def attributes_at(self, key: uuid.UUID, at: datetime) -> Any:
+        """The person's attributes at ``at`` for filters: the snapshot of their latest change
+        at or before it, and before their first recorded change the first snapshot, what is
+        known of them earliest. SPEC §7's ``PUT /people`` carries no time: a client that
+        stores a person with their attributes and then sends their past events means those
+        attributes to hold for them (attribute *triggers* still start from no attributes)."""
         times, values = self.attributes.get(key, ([], []))
         index = bisect.bisect_right(times, at)
-        return values[index - 1] if index else {}
+        if index:
+            return values[index - 1]
+        return values[0] if values else {}
 
     def in_segment_at(self, segment_id: int, key: uuid.UUID, at: datetime) -> bool:
         times, states = self.segments.get((segment_id, key), ([], []))

@@ -19,7 +19,8 @@ Readings of the spec, with the decision each follows where the spec is silent:
   list (``goals/conditions.py``'s documented meaning); ``exists`` means present and not null.
 * Attribute triggers (decisions "Attribute triggers"): a change from not matching to matching,
   the state before the first change being no attributes; snapshots are shallow merges of the
-  patches in time order, ``null`` removing a key.
+  patches in time order, ``null`` removing a key. Attribute filters read the same snapshots,
+  but before the first change the first snapshot (decisions "Attribute history").
 * Segment triggers (decisions "Segment triggers"): an enter while outside the segment; at
   one instant an enter comes before a leave.
 * Message triggers (decisions "Message triggers"): once per message, at the first time it
@@ -286,10 +287,19 @@ def oracle(goal: dict[str, Any], people: dict[str, History]) -> list[tuple[Any, 
     return sorted(found)
 
 
+def filter_attributes_at(history: History, at: datetime) -> dict[str, Any]:
+    """For filters: before the first change, the first snapshot (decisions "Attribute
+    history"), not the empty state triggers start from."""
+    known = snapshots(history)
+    if known and at < known[0][0]:
+        return known[0][1]
+    return attributes_at(history, at)
+
+
 def _filter_holds(spec: dict[str, Any], history: History, at: datetime) -> bool:
     if spec["type"] == "segment":
         return in_segment_at(history, spec["segment"], at) == spec["in"]
-    return holds(spec, attributes_at(history, at))
+    return holds(spec, filter_attributes_at(history, at))
 
 
 # --- random goals -----------------------------------------------------------------------------

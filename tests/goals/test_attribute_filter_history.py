@@ -48,3 +48,12 @@ def test_an_attribute_trigger_still_fires_on_the_first_write(api: APIClient) -> 
     ok(api.put("/api/v1/people/ada", body, format="json"), 201)
 
     assert [a["achieved_at"] for a in achievements(api, g["id"])] == ["2026-01-10T00:00:00Z"]
+
+
+def test_the_same_when_the_attributes_arrive_after_the_events(api: APIClient) -> None:
+    g = goal(api, criteria={"trigger": {"type": "event", "name": "buy"}, "filters": [DE]})
+    assert event(api, "ada", "buy", "2026-01-15T10:00:00Z").status_code == 201
+    assert achievements(api, g["id"]) == []  # nothing is known of ada's country yet
+    ok(api.put("/api/v1/people/ada", {"attributes": {"country": "DE"}}, format="json"))
+
+    assert [a["person"] for a in achievements(api, g["id"])] == ["ada"]

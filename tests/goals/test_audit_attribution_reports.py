@@ -768,3 +768,316 @@ def test_metric_before_its_message(api: APIClient, workspace: Workspace) -> None
     body = report(api, g["id"], start="2026-02-05", end="2026-02-05")
     assert body["by_source"][0]["people"] == 1 and body["unattributed"]["people"] == 0
     same_after_recompute(api, g["id"])
+
+
+# --- more sources and people -------------------------------------------------------------------
+
+
+def test_in_app_broadcast_is_no_source_and_anonymous_with_person(
+    api: APIClient, workspace: Workspace
+) -> None:
+    inapp = create(
+        api,
+        "/api/v1/broadcasts",
+        {"name": "InApp", "kind": "in_app", "status": "sent", "channels": ["in_app"]},
+    )
+    bad = api.post(
+        "/api/v1/goals",
+        {
+            "name": "x",
+            "criteria": {"trigger": {"type": "event", "name": "buy"}},
+            "sources": [{"type": "broadcast", "id": inapp["id"]}],
+        },
+        format="json",
+    )
+    assert bad.status_code == 400, bad.content
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c)
+    r = api.post(
+        "/api/v1/messages",
+        {
+            "id": "anon-p",
+            "person": "ada",
+            "channel": "in_app",
+            "sent_at": "2026-02-05T08:00:00Z",
+            "campaign": c["id"],
+            "anonymous": True,
+        },
+        format="json",
+    )
+    ok(event(api, "ada", "buy", "2026-02-05T10:00:00Z"), 201)
+    if r.status_code == 201:
+        assert credited(api, g["id"]) == {"ada": None}
+    else:
+        assert r.status_code == 400, r.content
+
+
+def test_deleted_person_keeps_counting_in_reports(api: APIClient, workspace: Workspace) -> None:
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c, impact={"currency": "EUR", "static": "2"})
+    msg(api, "m", "ada", "slack", "2026-02-05T08:00:00Z", campaign=c["id"])
+    ok(event(api, "ada", "buy", "2026-02-05T10:00:00Z"), 201)
+    ok(api.delete("/api/v1/people/ada"), 204)
+    ok(event(api, "ada", "buy", "2026-02-06T10:00:00Z"), 201)  # a new person "ada"
+    body = report(api, g["id"], start="2026-02-05", end="2026-02-06")
+    assert body["total_people"] == 2
+    assert body["impact"]["amount"] == "4.00"
+    assert body["by_source"][0]["people"] == 1
+    assert body["unattributed"]["people"] == 1
+    rows = achievements(api, g["id"])
+    assert sorted((r["person"] or "-", r["message"] or "-") for r in rows) == [
+        ("-", "m"),
+        ("ada", "-"),
+    ]
+    same_after_recompute(api, g["id"])
+
+
+def test_message_trigger_credits_itself(api: APIClient, workspace: Workspace) -> None:
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(
+        api, c, criteria={"trigger": {"type": "message", "metric": "clicked", "campaign": c["id"]}}
+    )
+    msg(api, "m", "ada", "email", "2026-02-05T08:00:00Z", campaign=c["id"])
+    ok(metric(api, "m", "clicked", "2026-02-05T09:00:00Z"), 201)
+    assert touches(api, g["id"]) == {"ada": ("m", "2026-02-05T09:00:00Z")}
+    same_after_recompute(api, g["id"])
+
+
+def test_source_removed_and_added_recomputes(api: APIClient, workspace: Workspace) -> None:
+    c1 = create(api, "/api/v1/campaigns", {"name": "C1"})
+    c2 = create(api, "/api/v1/campaigns", {"name": "C2"})
+    g = campaign_goal(api, c1)
+    msg(api, "m1", "ada", "slack", "2026-02-05T08:00:00Z", campaign=c1["id"])
+    msg(api, "m2", "ada", "slack", "2026-02-05T09:00:00Z", campaign=c2["id"])
+    ok(event(api, "ada", "buy", "2026-02-05T10:00:00Z"), 201)
+    assert credited(api, g["id"]) == {"ada": "m1"}
+    ok(
+        api.patch(
+            f"/api/v1/goals/{g['id']}",
+            {
+                "sources": [
+                    {"type": "campaign", "id": c1["id"]},
+                    {"type": "campaign", "id": c2["id"]},
+                ]
+            },
+            format="json",
+        )
+    )
+    assert credited(api, g["id"]) == {"ada": "m2"}
+    body = report(api, g["id"], start="2026-02-05", end="2026-02-05")
+    assert [(s["source"]["name"], s["people"]) for s in body["by_source"]] == [
+        ("C2", 1),
+        ("C1", 0),
+    ]
+    ok(
+        api.patch(
+            f"/api/v1/goals/{g['id']}",
+            {"sources": [{"type": "campaign", "id": c1["id"]}]},
+            format="json",
+        )
+    )
+    assert credited(api, g["id"]) == {"ada": "m1"}
+    body = report(api, g["id"], start="2026-02-05", end="2026-02-05")
+    assert [(s["source"]["name"], s["people"]) for s in body["by_source"]] == [("C1", 1)]
+
+
+def test_zone_whose_clocks_change_at_midnight(make_token_client: Any, workspace: Workspace) -> None:
+    """America/Santiago springs forward at 2026-09-06 00:00 (-04 -> -03: the day starts at
+    01:00, 04:00Z) and falls back at 2026-04-05 00:00 (-03 -> -04: 23:00-24:00 of 04-04
+    twice, 04-05 starts at 04:00Z)."""
+    from campaigns import services
+
+    ws = services.workspace_create(name="Santiago", time_zone="America/Santiago")
+    api = make_token_client(ws)
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c, attribution={"window_days": 0})
+    for person, touch, a in (
+        ("sep-in", "2026-09-06T04:00:00Z", "2026-09-06T15:00:00Z"),
+        ("sep-out", "2026-09-06T03:59:59Z", "2026-09-06T15:00:00Z"),
+        ("apr-in", "2026-04-05T04:00:00Z", "2026-04-05T15:00:00Z"),
+        ("apr-out", "2026-04-05T03:59:59Z", "2026-04-05T15:00:00Z"),
+    ):
+        msg(api, f"m-{person}", person, "webhook", touch, campaign=c["id"])
+        ok(event(api, person, "buy", a), 201)
+    assert credited(api, g["id"]) == {
+        "sep-in": "m-sep-in",
+        "sep-out": None,
+        "apr-in": "m-apr-in",
+        "apr-out": None,
+    }
+    ok(event(api, "x", "buy", "2026-09-06T03:59:59Z"), 201)  # 09-05 23:59:59 -04
+    ok(event(api, "y", "buy", "2026-04-05T03:30:00Z"), 201)  # 04-04 23:30 -04 (2nd time)
+    ok(event(api, "z", "buy", "2026-04-05T02:30:00Z"), 201)  # 04-04 23:30 -03 (1st time)
+    body = report(api, g["id"], start="2026-09-05", end="2026-09-06")
+    assert [(p["period_start"], p["people"]) for p in body["progress"]] == [
+        ("2026-09-05", 1),
+        ("2026-09-06", 2),
+    ]
+    body = report(api, g["id"], start="2026-04-04", end="2026-04-05")
+    assert [(p["period_start"], p["people"]) for p in body["progress"]] == [
+        ("2026-04-04", 2),
+        ("2026-04-05", 2),
+    ]
+    same_after_recompute(api, g["id"])
+
+
+def test_tracking_start_bounds_touches(api: APIClient, workspace: Workspace) -> None:
+    """Tracking starts 2025-11-01T00:00Z (01:00 Berlin). A on 2025-11-03 with W = 7."""
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c)
+    for person, touch in (("in", "2025-11-01T00:00:00Z"), ("out", "2025-10-31T23:59:59Z")):
+        r = api.post(
+            "/api/v1/messages",
+            {
+                "id": f"m-{person}",
+                "person": person,
+                "channel": "slack",
+                "sent_at": touch,
+                "campaign": c["id"],
+            },
+            format="json",
+        )
+        assert r.status_code == 201, r.content
+        ok(event(api, person, "buy", "2025-11-03T10:00:00Z"), 201)
+    ok(event(api, "early", "buy", "2025-10-31T23:59:59Z"), 201)
+    assert credited(api, g["id"]) == {"in": "m-in", "out": None}
+    body = report(api, g["id"], start="2025-10-31", end="2025-11-03")
+    assert body["total_people"] == 2
+
+
+def test_reattribution_moves_people_between_series(api: APIClient, workspace: Workspace) -> None:
+    ca = create(api, "/api/v1/campaigns", {"name": "A"})
+    cb = create(api, "/api/v1/campaigns", {"name": "B"})
+    g = goal(
+        api,
+        criteria={"trigger": {"type": "event", "name": "buy"}},
+        impact={"currency": "EUR", "static": "1"},
+        attribution={"window_days": 1},
+        sources=[{"type": "campaign", "id": ca["id"]}, {"type": "campaign", "id": cb["id"]}],
+    )
+    for ts in ("2026-02-02T10:00:00Z", "2026-02-03T10:00:00Z", "2026-02-05T10:00:00Z"):
+        ok(event(api, "ada", "buy", ts), 201)
+    ok(event(api, "bob", "buy", "2026-02-03T10:00:00Z"), 201)
+    msg(api, "a1", "ada", "email", "2026-02-02T08:00:00Z", campaign=ca["id"])
+    ok(metric(api, "a1", "delivered", "2026-02-02T09:00:00Z"), 201)
+
+    def state(start: str, end: str, period: str = "day") -> Any:
+        body = report(api, g["id"], start=start, end=end, period=period)
+        series = {s["source"]["name"]: s for s in body["by_source"]}
+        series["-"] = body["unattributed"]
+        return body["total_people"], {
+            name: (
+                s["people"],
+                s["achievements"],
+                s["revenue"],
+                [p["people"] for p in s["progress"]],
+            )
+            for name, s in series.items()
+        }
+
+    assert state("2026-02-02", "2026-02-05") == (
+        2,
+        {
+            "A": (1, 2, "2.00", [1, 1, 0, 0]),
+            "B": (0, 0, "0.00", [0, 0, 0, 0]),
+            "-": (2, 2, "2.00", [0, 1, 0, 1]),
+        },
+    )
+    msg(api, "b1", "ada", "push", "2026-02-03T08:00:00Z", campaign=cb["id"])
+    ok(metric(api, "b1", "delivered", "2026-02-03T09:00:00Z"), 201)
+    assert state("2026-02-02", "2026-02-05") == (
+        2,
+        {
+            "A": (1, 1, "1.00", [1, 0, 0, 0]),
+            "B": (1, 1, "1.00", [0, 1, 0, 0]),
+            "-": (2, 2, "2.00", [0, 1, 0, 1]),
+        },
+    )
+    assert state("2026-02-03", "2026-02-05") == (
+        2,
+        {
+            "A": (0, 0, "0.00", [0, 0, 0]),
+            "B": (1, 1, "1.00", [1, 0, 0]),
+            "-": (2, 2, "2.00", [1, 0, 1]),
+        },
+    )
+    msg(api, "b2", "ada", "sms", "2026-02-04T23:00:00Z", campaign=cb["id"])
+    ok(metric(api, "b2", "delivered", "2026-02-04T23:30:00Z"), 201)
+    assert state("2026-02-02", "2026-02-05") == (
+        2,
+        {
+            "A": (1, 1, "1.00", [1, 0, 0, 0]),
+            "B": (1, 2, "2.00", [0, 1, 0, 1]),
+            "-": (1, 1, "1.00", [0, 1, 0, 0]),
+        },
+    )
+    assert state("2026-02-02", "2026-02-08", "week") == (
+        2,
+        {
+            "A": (1, 1, "1.00", [1]),
+            "B": (1, 2, "2.00", [1]),
+            "-": (1, 1, "1.00", [1]),
+        },
+    )
+    same_after_recompute(api, g["id"])
+
+
+def _batch_scenario(api: APIClient, tag: str, reverse: bool) -> Any:
+    c = create(api, "/api/v1/campaigns", {"name": f"C-{tag}"})
+    g = campaign_goal(api, c, attribution={"window_days": 0})
+    p = f"{tag}-p"
+    items: list[dict[str, Any]] = [
+        {"type": "event", "person": p, "name": "buy", "timestamp": "2026-12-31T12:00:00Z"},
+        {"type": "event", "person": p, "name": "buy", "timestamp": "2027-01-04T12:00:00Z"},
+        {
+            "type": "message",
+            "id": f"{tag}-1",
+            "person": p,
+            "channel": "email",
+            "sent_at": "2026-12-31T08:00:00Z",
+            "campaign": c["id"],
+        },
+        {
+            "type": "metric",
+            "message": f"{tag}-1",
+            "metric": "opened",
+            "timestamp": "2026-12-31T09:00:00Z",
+        },
+        {
+            "type": "message",
+            "id": f"{tag}-2",
+            "person": p,
+            "channel": "whatsapp",
+            "sent_at": "2027-01-03T23:30:00Z",
+            "campaign": c["id"],
+        },
+        {
+            "type": "metric",
+            "message": f"{tag}-2",
+            "metric": "delivered",
+            "timestamp": "2027-01-03T23:30:00Z",
+        },
+    ]
+    if reverse:
+        items.reverse()
+    body = ok(api.post("/api/v1/batch", {"items": items}, format="json"))
+    assert body["rejected"] == 0, body
+    rows = [r for r in achievements(api, g["id"], page_size=500) if r["person"] == p]
+    got = sorted((r["achieved_at"], str(r["message"]), str(r["touch_at"])) for r in rows)
+    week = report(api, g["id"], start="2026-12-28", end="2027-01-10", period="week")
+    return g, got, [(x["period_start"], x["people"], x["achievements"]) for x in week["progress"]]
+
+
+def test_batch_arrival_order_and_iso_week_53(api: APIClient, workspace: Workspace) -> None:
+    """2026-12-28 is the Monday of ISO week 2026-W53; 2027-01-04 starts 2027-W01."""
+    first = _batch_scenario(api, "x", reverse=False)
+    second = _batch_scenario(api, "y", reverse=True)
+    assert first[1] == [
+        ("2026-12-31T12:00:00Z", "x-1", "2026-12-31T09:00:00Z"),
+        ("2027-01-04T12:00:00Z", "x-2", "2027-01-03T23:30:00Z"),  # 01-04 00:30 Berlin
+    ]
+    assert [(a, m.replace("y", "x"), t) for a, m, t in second[1]] == first[1]
+    assert first[2] == [("2026-12-28", 1, 1), ("2027-01-04", 0, 1)]
+    # The y goal's report also counts person x (no source needed): two people.
+    assert second[2] == [("2026-12-28", 2, 2), ("2027-01-04", 0, 2)]
+    same_after_recompute(api, first[0]["id"], second[0]["id"])

@@ -1081,3 +1081,50 @@ def test_batch_arrival_order_and_iso_week_53(api: APIClient, workspace: Workspac
     # The y goal's report also counts person x (no source needed): two people.
     assert second[2] == [("2026-12-28", 2, 2), ("2027-01-04", 0, 2)]
     same_after_recompute(api, first[0]["id"], second[0]["id"])
+
+
+def test_late_metric_for_a_deleted_persons_message(api: APIClient, workspace: Workspace) -> None:
+    """The deleted person's achievement and message keep counting (§3): a delivery recorded
+    after the deletion still credits the message (the result never depends on arrival order,
+    §4.5)."""
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c)
+    msg(api, "m", "ada", "email", "2026-02-05T08:00:00Z", campaign=c["id"])
+    ok(event(api, "ada", "buy", "2026-02-05T10:00:00Z"), 201)
+    assert credited(api, g["id"]) == {"ada": None}
+    ok(api.delete("/api/v1/people/ada"), 204)
+    ok(metric(api, "m", "delivered", "2026-02-05T09:00:00Z"), 201)
+    rows = achievements(api, g["id"])
+    assert [(r["person"], r["message"], r["touch_at"]) for r in rows] == [
+        (None, "m", "2026-02-05T09:00:00Z")
+    ]
+    body = report(api, g["id"], start="2026-02-05", end="2026-02-05")
+    assert (body["by_source"][0]["people"], body["unattributed"]["people"]) == (1, 0)
+    same_after_recompute(api, g["id"])
+
+
+def test_out_of_order_events_keep_first_days_right(api: APIClient, workspace: Workspace) -> None:
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c, attribution={"window_days": 90})
+    msg(api, "m", "ada", "slack", "2026-02-01T08:00:00Z", campaign=c["id"])
+    for day in ("05", "03", "04", "09"):
+        ok(event(api, "ada", "buy", f"2026-02-{day}T10:00:00Z"), 201)
+    ok(event(api, "bob", "buy", "2026-02-04T10:00:00Z"), 201)
+
+    def firsts(start: str, end: str, period: str = "day") -> Any:
+        body = report(api, g["id"], start=start, end=end, period=period)
+        [s] = body["by_source"]
+        return (
+            body["total_people"],
+            [p["people"] for p in body["progress"]],
+            s["people"],
+            [p["people"] for p in s["progress"]],
+            [p["people"] for p in body["unattributed"]["progress"]],
+        )
+
+    assert firsts("2026-02-03", "2026-02-05") == (2, [1, 1, 0], 1, [1, 1, 1], [0, 1, 0])
+    assert firsts("2026-02-04", "2026-02-05") == (2, [2, 0], 1, [1, 1], [1, 0])
+    assert firsts("2026-02-05", "2026-02-09") == (1, [1, 0, 0, 0, 0], 1, [1, 0, 0, 0, 1], [0] * 5)
+    assert firsts("2026-02-02", "2026-02-15", "week") == (2, [2, 0], 1, [1, 1], [1, 0])
+    assert firsts("2026-02-06", "2026-02-15", "week") == (1, [0, 1], 1, [0, 1], [0, 0])
+    same_after_recompute(api, g["id"])

@@ -1128,3 +1128,29 @@ def test_out_of_order_events_keep_first_days_right(api: APIClient, workspace: Wo
     assert firsts("2026-02-02", "2026-02-15", "week") == (2, [2, 0], 1, [1, 1], [1, 0])
     assert firsts("2026-02-06", "2026-02-15", "week") == (1, [0, 1], 1, [0, 1], [0, 0])
     same_after_recompute(api, g["id"])
+
+
+def test_impact_added_changed_and_removed(api: APIClient, workspace: Workspace) -> None:
+    c = create(api, "/api/v1/campaigns", {"name": "C"})
+    g = campaign_goal(api, c)
+    msg(api, "m", "ada", "slack", "2026-02-05T08:00:00Z", campaign=c["id"])
+    ok(event(api, "ada", "buy", "2026-02-05T10:00:00Z", data={"v": "4.5"}), 201)
+    ok(event(api, "bob", "buy", "2026-02-05T10:00:00Z", data={"v": 1}), 201)
+    url = f"/api/v1/goals/{g['id']}"
+
+    def money() -> Any:
+        body = report(api, g["id"], start="2026-02-05", end="2026-02-05")
+        return (
+            body["impact"],
+            body["by_source"][0]["revenue"],
+            body["unattributed"]["revenue"],
+            body["progress"][0]["revenue"],
+        )
+
+    assert money() == (None, "0.00", "0.00", "0.00")
+    ok(api.patch(url, {"impact": {"currency": "USD", "static": "5"}}, format="json"))
+    assert money() == ({"amount": "10.00", "currency": "USD"}, "5.00", "5.00", "10.00")
+    ok(api.patch(url, {"impact": {"currency": "EUR", "event_key": "v"}}, format="json"))
+    assert money() == ({"amount": "5.50", "currency": "EUR"}, "4.50", "1.00", "5.50")
+    ok(api.patch(url, {"impact": None}, format="json"))
+    assert money() == (None, "0.00", "0.00", "0.00")

@@ -392,6 +392,12 @@ def test_report_numbers_daily_weekly_and_csv(api: APIClient, workspace: Workspac
     ]
     assert mid["total_people"] == 3  # ada (02-03), bob and carl (02-09)
 
+    inner = report(api, g["id"], start="2026-02-03", end="2026-02-05", period="week")
+    assert [
+        (p["period_start"], p["people"], p["cumulative_people"], p["achievements"], p["revenue"])
+        for p in inner["progress"]
+    ] == [("2026-02-02", 1, 1, 1, "0.00")]
+    assert inner["impact"] == {"amount": "0.00", "currency": "EUR"}
     rows = _csv(api, g["id"], start="2026-02-02", end="2026-02-09", period="week")
     total = [r for r in rows if r["series"] == "total"]
     assert [

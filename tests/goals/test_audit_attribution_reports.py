@@ -238,35 +238,30 @@ def test_latest_touch_wins_then_sent_time_then_id(api: APIClient, workspace: Wor
 # --- sources -------------------------------------------------------------------------------------
 
 
+def broadcast(api: APIClient, name: str, kind: str, channel: str) -> dict[str, Any]:
+    body = {"name": name, "kind": kind, "status": "sent", "channels": [channel]}
+    return create(api, "/api/v1/broadcasts", body)
+
+
+def refused_as_source(api: APIClient, broadcast_id: int) -> list[str]:
+    """Create a goal with this broadcast as its source: refused; the fields its 400 names."""
+    body = {
+        "name": "x",
+        "criteria": {"trigger": {"type": "event", "name": "buy"}},
+        "sources": [{"type": "broadcast", "id": broadcast_id}],
+    }
+    bad = api.post("/api/v1/goals", body, format="json")
+    assert bad.status_code == 400, bad.content
+    return list(bad.json()["errors"])
+
+
 def test_sources_kinds_and_deleted(api: APIClient, workspace: Workspace) -> None:
     draft = create(api, "/api/v1/campaigns", {"name": "Draft", "status": "draft"})
     other = create(api, "/api/v1/campaigns", {"name": "Not a source", "status": "running"})
-    news = create(
-        api,
-        "/api/v1/broadcasts",
-        {"name": "News", "kind": "newsletter", "status": "sent", "channels": ["email"]},
-    )
-    apib = create(
-        api,
-        "/api/v1/broadcasts",
-        {"name": "API", "kind": "api_triggered", "status": "sent", "channels": ["email"]},
-    )
-    inapp = create(
-        api,
-        "/api/v1/broadcasts",
-        {"name": "InApp", "kind": "in_app", "status": "sent", "channels": ["in_app"]},
-    )
-    bad = api.post(
-        "/api/v1/goals",
-        {
-            "name": "x",
-            "criteria": {"trigger": {"type": "event", "name": "buy"}},
-            "sources": [{"type": "broadcast", "id": apib["id"]}],
-        },
-        format="json",
-    )
-    assert bad.status_code == 400, bad.content
-    assert list(bad.json()["errors"]) == ["sources.0.id"]
+    news = broadcast(api, "News", "newsletter", "email")
+    apib = broadcast(api, "API", "api_triggered", "email")
+    inapp = broadcast(api, "InApp", "in_app", "in_app")
+    assert refused_as_source(api, apib["id"]) == ["sources.0.id"]
     g = goal(
         api,
         criteria={"trigger": {"type": "event", "name": "buy"}},
@@ -782,21 +777,8 @@ def test_metric_before_its_message(api: APIClient, workspace: Workspace) -> None
 def test_in_app_broadcast_is_no_source_and_anonymous_with_person(
     api: APIClient, workspace: Workspace
 ) -> None:
-    inapp = create(
-        api,
-        "/api/v1/broadcasts",
-        {"name": "InApp", "kind": "in_app", "status": "sent", "channels": ["in_app"]},
-    )
-    bad = api.post(
-        "/api/v1/goals",
-        {
-            "name": "x",
-            "criteria": {"trigger": {"type": "event", "name": "buy"}},
-            "sources": [{"type": "broadcast", "id": inapp["id"]}],
-        },
-        format="json",
-    )
-    assert bad.status_code == 400, bad.content
+    inapp = broadcast(api, "InApp", "in_app", "in_app")
+    refused_as_source(api, inapp["id"])
     c = create(api, "/api/v1/campaigns", {"name": "C"})
     g = campaign_goal(api, c)
     r = api.post(

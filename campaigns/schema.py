@@ -50,7 +50,7 @@ class ValidationErrorSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """A 401, 403 or 429."""
+    """A 401, 403, 406 or 429."""
 
     detail = serializers.CharField()
 
@@ -75,6 +75,7 @@ ERROR_BODIES: dict[str, type[serializers.Serializer]] = {
     "401": ErrorSerializer,
     "403": ErrorSerializer,
     "404": NotFoundErrorSerializer,
+    "406": ErrorSerializer,
     "409": ConflictErrorSerializer,
     "429": ErrorSerializer,
 }
@@ -102,8 +103,10 @@ class AutoSchema(openapi.AutoSchema):
     400 (every operation: a bad body field or query parameter, an unknown ``?format=``, a
     session's malformed workspace), 401 and 403 (authenticated operations), 404 (another
     workspace's or no object; a session naming a workspace that is not the user's), 429
-    (throttled operations). A view documents 409 itself where its writes can conflict. An
-    error response a view documents keeps its description; only a missing body is added.
+    (throttled operations), 406 (every operation: an ``Accept`` header refusing each format it
+    renders, ``campaigns.negotiation``). A view documents 409 itself where its writes can
+    conflict. An error response a view documents keeps its description; only a missing body is
+    added.
 
     Responses: a ``ModelSerializer`` renders a model instance, which has every attribute, so
     each of its fields is always sent (``required``, nullable ones stay nullable), even where
@@ -166,6 +169,12 @@ class AutoSchema(openapi.AutoSchema):
             )
         else:
             out["404"] = f"With a session: {workspace}."
+
+        formats = ", ".join(f"`{media_type}`" for media_type in self.map_renderers("media_type"))
+        out["406"] = (
+            f"The `Accept` header refuses every format the operation answers in ({formats}); "
+            "a `?format=` it has wins over the header."
+        )
 
         if self.view.throttle_classes:
             out["429"] = "Too many requests for this token (or session user)."

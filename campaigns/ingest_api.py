@@ -215,7 +215,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class PersonBodySerializer(serializers.Serializer):
     email = serializers.EmailField(
-        required=False, allow_null=True, help_text='null or "" clears the email.'
+        required=False, allow_null=True, allow_blank=True, help_text='null or "" clears the email.'
     )
     attributes = serializers.DictField(
         required=False,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -164,6 +165,32 @@ ATTRIBUTION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+# What a request may send: null for a setting or a channel resets it to its default (PATCH) or
+# takes the default (POST, PUT), as the description says; a goal read back never has a null.
+ATTRIBUTION_REQUEST_SCHEMA: dict[str, Any] = {
+    **ATTRIBUTION_SCHEMA,
+    "properties": {
+        "window_days": _nullable(ATTRIBUTION_SCHEMA["properties"]["window_days"]),
+        "metrics": _nullable(
+            {
+                **ATTRIBUTION_SCHEMA["properties"]["metrics"],
+                "properties": {
+                    channel: _nullable(metric)
+                    for channel, metric in ATTRIBUTION_SCHEMA["properties"]["metrics"][
+                        "properties"
+                    ].items()
+                },
+            }
+        ),
+        "count_machine": _nullable(ATTRIBUTION_SCHEMA["properties"]["count_machine"]),
+    },
+}
+
 SOURCE_REF_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "id"],
@@ -230,8 +257,9 @@ class ImpactField(_GoalPartField):
         }
 
 
-@extend_schema_field(ATTRIBUTION_SCHEMA)
 class AttributionField(_GoalPartField):
+    """Documented by ``AttributionFieldSchema``: requests may send nulls, responses never do."""
+
     def to_representation(self, goal: Goal) -> Any:
         return {
             "window_days": goal.window_days,
@@ -241,6 +269,13 @@ class AttributionField(_GoalPartField):
             },
             "count_machine": goal.count_machine,
         }
+
+
+class AttributionFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = AttributionField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        return ATTRIBUTION_REQUEST_SCHEMA if direction == "request" else ATTRIBUTION_SCHEMA
 
 
 @extend_schema_field({"type": "array", "items": SOURCE_REF_SCHEMA})

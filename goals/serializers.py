@@ -17,12 +17,14 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from campaigns import channels, values
+from campaigns.channels import CHANNEL_CHOICES
 from campaigns.models import Broadcast, Campaign
 from campaigns.serializers import StrictFieldsMixin, TagsField, TextField
 from goals import currencies
 from goals.conditions import OPERATORS
 from goals.criteria import SOURCE_TYPES
-from goals.models import Achievement, Goal, GoalStatus
+from goals.filters import CANDIDATE_STATUSES
+from goals.models import Achievement, Goal, GoalStatus, TriggerKind
 
 # --- OpenAPI shapes of the JSON parts ------------------------------------------------------
 
@@ -344,11 +346,14 @@ class SourceCandidateSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=[(t, t) for t in SOURCE_TYPES])
     id = serializers.IntegerField()
     name = serializers.CharField()
-    status = serializers.CharField(
-        help_text="A campaign's (draft, running, stopped, archived) or a broadcast's (draft, sent)."
+    status = serializers.ChoiceField(
+        choices=CANDIDATE_STATUSES,
+        help_text="A campaign's (draft, running, stopped, archived) or a broadcast's "
+        "(draft, sent).",
     )
     channels = serializers.ListField(
-        child=serializers.CharField(), help_text="A broadcast's channels; [] for campaigns."
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
+        help_text="A broadcast's channels; [] for campaigns.",
     )
     tags = serializers.ListField(child=serializers.CharField())
     selected = serializers.BooleanField(help_text="Already one of this goal's sources.")
@@ -358,7 +363,7 @@ class SourceCandidateSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="event, attribute, segment or message.")
+    kind = serializers.ChoiceField(choices=TriggerKind.choices)
     id = serializers.IntegerField(
         help_text="The event, attribute change, segment change or message that achieved it "
         "(the server's row id)."
@@ -428,6 +433,7 @@ class AchievementSerializer(serializers.ModelSerializer):
     def get_person(self, achievement: Achievement) -> str | None:
         return achievement.person.identifier if achievement.person is not None else None
 
+    @extend_schema_field({"type": "string", "format": "decimal", "example": "29.90"})
     def get_revenue(self, achievement: Achievement) -> str:
         # The currency of the result listed (a change of it waits for its recompute).
         return currencies.money_str(achievement.revenue, self.context["goal"].report_currency)

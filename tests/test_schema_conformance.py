@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
+from campaigns import channels
 from campaigns.models import Workspace
 from tests.campaigns.test_api_schema_responses import _json_schema, assert_documented, openapi
 
@@ -380,3 +381,74 @@ def test_every_operation_documents_its_refusals(
         if "{id}" in template and not template.endswith("/metrics"):
             # (A metric for a message id the caller's workspace lacks waits for it: 202/400.)
             assert walk(method, template, url, {}, client=other_api).status_code == 404
+
+
+# --- fixed value sets are enums -----------------------------------------------------------
+
+
+def _values(schema: dict[str, Any]) -> set[str]:
+    """The values a (possibly referenced or wrapped) string schema allows."""
+    components = openapi()["components"]["schemas"]
+    for wrapper in ("allOf", "oneOf"):
+        if wrapper in schema and len(schema[wrapper]) == 1:
+            schema = schema[wrapper][0]
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    return set(schema.get("enum", []))
+
+
+@pytest.mark.parametrize(
+    ("component", "path", "values"),
+    [
+        ("ReportSource", ["type"], {"campaign", "broadcast"}),
+        ("GoalReport", ["period"], {"day", "week"}),
+        ("SummaryGoal", ["status"], {"ready", "recomputing"}),
+        ("Trigger", ["kind"], {"event", "attribute", "segment", "message"}),
+        ("SourceCandidate", ["status"], {"draft", "running", "stopped", "archived", "sent"}),
+        ("SourceCandidate", ["channels", "items"], set(channels.CHANNELS)),
+    ],
+)
+def test_response_fields_with_fixed_values_document_them(
+    component: str, path: list[str], values: set[str]
+) -> None:
+    # A generated client types these as enums only if the schema lists the values.
+    schema = openapi()["components"]["schemas"][component]["properties"][path[0]]
+    for key in path[1:]:
+        schema = schema[key]
+    assert _values(schema) == values
+
+
+def test_an_achievements_revenue_is_a_decimal_string_as_the_reports_are() -> None:
+    revenue = openapi()["components"]["schemas"]["Achievement"]["properties"]["revenue"]
+
+    assert (revenue["type"], revenue.get("format")) == ("string", "decimal")
+
+
+def test_the_source_picker_documents_its_filters_as_the_lists_do() -> None:
+    # Repeats or commas, any of: arrays of the allowed values, as /broadcasts documents them.
+    template = "/api/v1/goals/{id}/sources/candidates"
+    parameters = {p["name"]: p["schema"] for p in openapi()["paths"][template]["get"]["parameters"]}
+
+    for name, values in [
+        ("type", {"campaign", "broadcast"}),
+        ("status", {"draft", "running", "stopped", "archived", "sent"}),
+        ("channel", set(channels.CHANNELS)),
+    ]:
+        assert parameters[name]["type"] == "array", name
+        assert _values(parameters[name]["items"]) == values, name
+    assert parameters["tag"]["type"] == "array"
+
+
+def test_the_enum_component_names_stay_as_clients_know_them() -> None:
+    components = openapi()["components"]["schemas"]
+
+    for name in (
+        "KindEnum",
+        "ChannelEnum",
+        "GoalStatusEnum",
+        "CampaignStatusEnum",
+        "BroadcastStatusEnum",
+        "SourceCandidateTypeEnum",
+    ):
+        assert name in components, name
+    assert components["KindEnum"]["enum"] == ["newsletter", "api_triggered", "in_app"]

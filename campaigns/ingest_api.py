@@ -310,12 +310,16 @@ BATCH_ITEMS = PolymorphicProxySerializer(
             ingestion.DELETE_PERSON, DeletePersonBodySerializer, "person"
         ),
     },
-    many=True,
+    many=False,
 )
 
 
 class BatchBodySerializer(serializers.Serializer):
-    items = BATCH_ITEMS
+    items = serializers.ListField(
+        child=BATCH_ITEMS,
+        max_length=ingestion.BATCH_LIMIT,
+        help_text=f"Up to {ingestion.BATCH_LIMIT} items, each answered with its own status.",
+    )
 
 
 class BatchResultSerializer(serializers.Serializer):

@@ -79,6 +79,18 @@ def test_a_null_attribution_setting_resets_it_as_documented(
     assert "nullable" not in window["properties"]["window_days"]
 
 
+def test_a_batch_documents_its_limit_of_1000_items(api: APIClient) -> None:
+    # SPEC §7: "up to 1,000 items"; the server refuses more, the schema allowed any number.
+    item = {"type": "event", "person": "ada", "name": "paid"}
+    too_many = {"items": [item] * 1001}
+
+    assert request_problems("/api/v1/batch", "POST", {"items": [item] * 1000}) == []
+    assert request_problems("/api/v1/batch", "POST", too_many) != []
+    response = api.post("/api/v1/batch", too_many, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["items"]
+
+
 @pytest.mark.parametrize(
     ("template", "method", "body"),
     [

@@ -31,7 +31,7 @@ from goals.models import Achievement, Goal, GoalStatus, TriggerKind
 _ID = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID}
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _CONDITION_PROPERTIES = {
-    "key": {"type": "string", "description": "A key or dotted path (`plan.tier`)."},
+    "key": {"type": "string", "minLength": 1, "description": "A key or dotted path (`plan.tier`)."},
     "op": {"type": "string", "enum": list(OPERATORS)},
     "value": {
         **_SCALAR,
@@ -69,7 +69,7 @@ CRITERIA_SCHEMA: dict[str, Any] = {
                 _typed(
                     "event",
                     {
-                        "name": {"type": "string"},
+                        "name": {"type": "string", "minLength": 1},
                         "conditions": {"type": "array", "items": _CONDITION},
                     },
                     ["name"],

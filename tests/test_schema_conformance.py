@@ -92,6 +92,23 @@ def test_a_batch_documents_its_limit_of_1000_items(api: APIClient) -> None:
 
 
 @pytest.mark.parametrize(
+    "trigger",
+    [
+        {"type": "event", "name": ""},
+        {"type": "event", "name": "paid", "conditions": [{"key": "", "op": "exists"}]},
+        {"type": "attribute", "key": "", "op": "exists"},
+    ],
+)
+def test_a_blank_event_name_or_key_is_refused_by_the_schema_as_by_the_server(
+    api: APIClient, trigger: dict[str, Any]
+) -> None:
+    body = {"name": "G", "criteria": {"trigger": trigger}}
+
+    assert request_problems("/api/v1/goals", "POST", body) != []
+    assert api.post("/api/v1/goals", body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize(
     ("template", "method", "body"),
     [
         ("/api/v1/goals", "POST", {"name": "G", "criteria": {"trigger": {}}, "attribution": 1}),
@@ -464,3 +481,21 @@ def test_the_enum_component_names_stay_as_clients_know_them() -> None:
     ):
         assert name in components, name
     assert components["KindEnum"]["enum"] == ["newsletter", "api_triggered", "in_app"]
+
+
+def test_a_sessions_answers_are_documented_too(owner: Any, other_workspace: Workspace) -> None:
+    # SPEC §7: a logged-in session authenticates like a token; its own refusals (a write
+    # without the CSRF token, a workspace that is not an id or not the user's, a user in no
+    # workspace) are documented with the same bodies.
+    session = APIClient(enforce_csrf_checks=True)
+    session.force_login(owner)
+    walk = Walk(session)
+    goals, body = "/api/v1/goals", {"name": "G", "criteria": {"trigger": {"type": "segment"}}}
+
+    assert walk("GET", goals, goals).status_code == 200
+    assert walk("POST", goals, goals, body).status_code == 403
+    assert walk("GET", goals, goals, HTTP_X_WORKSPACE="abc").status_code == 400
+    assert walk("GET", goals, goals, HTTP_X_WORKSPACE=str(other_workspace.pk)).status_code == 404
+    loner = APIClient()
+    loner.force_login(type(owner).objects.create_user("lou", "lou@example.org", "password"))
+    assert Walk(loner)("GET", goals, goals).status_code == 403

@@ -104,7 +104,8 @@ class AutoSchema(openapi.AutoSchema):
     session's malformed workspace), 401 and 403 (authenticated operations), 404 (another
     workspace's or no object; a session naming a workspace that is not the user's), 429
     (throttled operations), 406 (every operation: an ``Accept`` header refusing each format it
-    renders, ``campaigns.negotiation``). A view documents 409 itself where its writes can
+    renders, ``campaigns.negotiation``), 409 (a body writing tags: a new tag's row clashing
+    with other requests'). A view documents its other 409s itself where its writes can
     conflict. An error response a view documents keeps its description; only a missing body is
     added.
 
@@ -170,6 +171,12 @@ class AutoSchema(openapi.AutoSchema):
         else:
             out["404"] = f"With a session: {workspace}."
 
+        if "requestBody" in operation and self._writes_tags():
+            out["409"] = (
+                "A new tag the body names was being created by concurrent requests at the "
+                "same moment; send the request again."
+            )
+
         formats = ", ".join(f"`{media_type}`" for media_type in self.map_renderers("media_type"))
         out["406"] = (
             f"The `Accept` header refuses every format the operation answers in ({formats}); "
@@ -179,6 +186,12 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.throttle_classes:
             out["429"] = "Too many requests for this token (or session user)."
         return out
+
+    def _writes_tags(self) -> bool:
+        """Whether the body writes tags, whose new rows may clash with another request's."""
+        fields = getattr(force_instance(self.get_request_serializer()), "fields", {})
+        tags = fields.get("tags")
+        return tags is not None and not tags.read_only
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)

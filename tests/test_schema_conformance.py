@@ -14,7 +14,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from django.db import IntegrityError
 from rest_framework.test import APIClient
+from taggit.models import Tag
 
 from campaigns import channels
 from campaigns.models import Workspace
@@ -499,3 +501,44 @@ def test_a_sessions_answers_are_documented_too(owner: Any, other_workspace: Work
     loner = APIClient()
     loner.force_login(type(owner).objects.create_user("lou", "lou@example.org", "password"))
     assert Walk(loner)("GET", goals, goals).status_code == 403
+
+
+# --- conflicts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "body"),
+    [
+        ("POST", "/api/v1/campaigns", {"name": "C", "tags": ["new"]}),
+        ("PUT", "/api/v1/campaigns/{id}", {"name": "C", "tags": ["new"]}),
+        ("PATCH", "/api/v1/campaigns/{id}", {"tags": ["new"]}),
+        ("POST", "/api/v1/broadcasts", {"name": "B", "tags": ["new"]}),
+        ("PATCH", "/api/v1/broadcasts/{id}", {"tags": ["new"]}),
+        ("POST", "/api/v1/goals", {"name": "G", "tags": ["new"]}),
+        ("PUT", "/api/v1/goals/{id}", {"name": "G", "tags": ["new"]}),
+        ("PATCH", "/api/v1/goals/{id}", {"tags": ["new"]}),
+    ],
+)
+def test_a_tag_created_by_concurrent_requests_is_a_documented_409(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, method: str, template: str, body: Any
+) -> None:
+    # campaigns.sources._tag_create answers 409 when its tag row keeps clashing with rows
+    # other requests are creating (three attempts): any write that names a new tag.
+    criteria = {"trigger": {"type": "event", "name": "paid"}}
+    kind = template.split("/")[3]
+    if "{id}" in template:
+        created = {"name": "x", **({"criteria": criteria} if kind == "goals" else {})}
+        url = f"/api/v1/{kind}/{api.post(f'/api/v1/{kind}', created, format='json').json()['id']}"
+    else:
+        url = template
+    if kind == "goals":
+        body = {**body, "criteria": criteria} if method != "PATCH" else body
+
+    def clash(*args: Any, **kwargs: Any) -> Any:
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(Tag.objects, "create", clash)
+    response = Walk(api)(method, template, url, body)
+
+    assert response.status_code == 409
+    assert list(response.json()["errors"]) == ["tags"]

@@ -28,7 +28,7 @@ from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.bulk import batched
 from campaigns.errors import NotFound
-from campaigns.filters import StableOrderingFilter
+from campaigns.filters import MAX_FILTER_TAGS, StableOrderingFilter
 from campaigns.pagination import IdsFirstPagination
 from campaigns.parsers import JSONParser
 from campaigns.schema import AutoSchema
@@ -89,10 +89,11 @@ CANDIDATE_PARAMETERS = [
         many=True,
         enum=list(channels.CHANNELS),
     ),
-    _param(
+    OpenApiParameter(
         "tag",
-        "Carries any of these tags (case-insensitive; repeat or separate with commas).",
-        many=True,
+        {"type": "array", "items": {"type": "string"}, "maxItems": MAX_FILTER_TAGS},
+        OpenApiParameter.QUERY,
+        description="Carries any of these tags (case-insensitive; repeat or separate with commas).",
     ),
 ]
 

@@ -75,6 +75,8 @@ def _person_identifier(row: Event | Message | SegmentMembershipChange) -> str | 
 
 class PersonSerializer(serializers.ModelSerializer):
     email = serializers.SerializerMethodField()
+    # A JSON object, always (the model's JSONField would be documented as any value).
+    attributes = serializers.DictField(read_only=True)
 
     class Meta:
         model = Person
@@ -90,6 +92,7 @@ class EventSerializer(serializers.ModelSerializer):
         source="client_id", allow_null=True, help_text="The client's event id, if it gave one."
     )
     person = serializers.SerializerMethodField(help_text="null once the person was deleted.")
+    data = serializers.DictField(read_only=True)  # type: ignore[assignment]  # shadows .data
 
     class Meta:
         model = Event

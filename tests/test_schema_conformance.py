@@ -449,6 +449,14 @@ def test_response_fields_with_fixed_values_document_them(
     assert _values(schema) == values
 
 
+@pytest.mark.parametrize(("component", "field"), [("Person", "attributes"), ("Event", "data")])
+def test_json_objects_in_responses_are_typed_as_objects(component: str, field: str) -> None:
+    # Always a JSON object (attributes, an event's data); the schema said "any value".
+    schema = openapi()["components"]["schemas"][component]["properties"][field]
+
+    assert schema["type"] == "object"
+
+
 def test_an_achievements_revenue_is_a_decimal_string_as_the_reports_are() -> None:
     revenue = openapi()["components"]["schemas"]["Achievement"]["properties"]["revenue"]
 

@@ -129,7 +129,11 @@ class AutoSchema(openapi.AutoSchema):
             response = self._get_response_for_code(
                 ERROR_BODIES[code], code, media_types=["application/json"]
             )
-            response["description"] = (given or {}).get("description") or expected.get(code, "")
+            own = (given or {}).get("description")
+            response["description"] = own or expected.get(code, "")
+            if own and code == "409" and code in expected:
+                # The view's own conflict, and the one every write of tags may meet.
+                response["description"] = f"{own} {expected[code]}"
             if code in ERROR_HEADERS:
                 response["headers"] = {**ERROR_HEADERS[code], **response.get("headers", {})}
             responses[code] = response

@@ -552,3 +552,12 @@ def test_a_tag_created_by_concurrent_requests_is_a_documented_409(
 
     assert response.status_code == 409
     assert list(response.json()["errors"]) == ["tags"]
+    description = openapi()["paths"][template][method.lower()]["responses"]["409"]["description"]
+    assert "new tag" in description
+
+
+def test_a_409_a_view_documents_keeps_its_reason_beside_the_tags_one() -> None:
+    responses = openapi()["paths"]["/api/v1/broadcasts/{id}"]["patch"]["responses"]
+
+    assert "`kind` would stop being `newsletter`" in responses["409"]["description"]
+    assert "new tag" in responses["409"]["description"]

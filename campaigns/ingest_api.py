@@ -75,6 +75,8 @@ def _person_identifier(row: Event | Message | SegmentMembershipChange) -> str | 
 
 class PersonSerializer(serializers.ModelSerializer):
     email = serializers.SerializerMethodField()
+    # A JSON object, always (the model's JSONField would be documented as any value).
+    attributes = serializers.DictField(read_only=True)
 
     class Meta:
         model = Person
@@ -90,6 +92,7 @@ class EventSerializer(serializers.ModelSerializer):
         source="client_id", allow_null=True, help_text="The client's event id, if it gave one."
     )
     person = serializers.SerializerMethodField(help_text="null once the person was deleted.")
+    data = serializers.DictField(read_only=True)  # type: ignore[assignment]  # shadows .data
 
     class Meta:
         model = Event
@@ -215,7 +218,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class PersonBodySerializer(serializers.Serializer):
     email = serializers.EmailField(
-        required=False, allow_null=True, help_text='null or "" clears the email.'
+        required=False, allow_null=True, allow_blank=True, help_text='null or "" clears the email.'
     )
     attributes = serializers.DictField(
         required=False,
@@ -310,12 +313,16 @@ BATCH_ITEMS = PolymorphicProxySerializer(
             ingestion.DELETE_PERSON, DeletePersonBodySerializer, "person"
         ),
     },
-    many=True,
+    many=False,
 )
 
 
 class BatchBodySerializer(serializers.Serializer):
-    items = BATCH_ITEMS
+    items = serializers.ListField(
+        child=BATCH_ITEMS,
+        max_length=ingestion.BATCH_LIMIT,
+        help_text=f"Up to {ingestion.BATCH_LIMIT} items, each answered with its own status.",
+    )
 
 
 class BatchResultSerializer(serializers.Serializer):

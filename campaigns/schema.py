@@ -50,7 +50,7 @@ class ValidationErrorSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """A 401, 403 or 429."""
+    """A 401, 403, 406 or 429."""
 
     detail = serializers.CharField()
 
@@ -75,6 +75,7 @@ ERROR_BODIES: dict[str, type[serializers.Serializer]] = {
     "401": ErrorSerializer,
     "403": ErrorSerializer,
     "404": NotFoundErrorSerializer,
+    "406": ErrorSerializer,
     "409": ConflictErrorSerializer,
     "429": ErrorSerializer,
 }
@@ -102,8 +103,11 @@ class AutoSchema(openapi.AutoSchema):
     400 (every operation: a bad body field or query parameter, an unknown ``?format=``, a
     session's malformed workspace), 401 and 403 (authenticated operations), 404 (another
     workspace's or no object; a session naming a workspace that is not the user's), 429
-    (throttled operations). A view documents 409 itself where its writes can conflict. An
-    error response a view documents keeps its description; only a missing body is added.
+    (throttled operations), 406 (every operation: an ``Accept`` header refusing each format it
+    renders, ``campaigns.negotiation``), 409 (a body writing tags: a new tag's row clashing
+    with other requests'). A view documents its other 409s itself where its writes can
+    conflict. An error response a view documents keeps its description; only a missing body is
+    added.
 
     Responses: a ``ModelSerializer`` renders a model instance, which has every attribute, so
     each of its fields is always sent (``required``, nullable ones stay nullable), even where
@@ -125,7 +129,11 @@ class AutoSchema(openapi.AutoSchema):
             response = self._get_response_for_code(
                 ERROR_BODIES[code], code, media_types=["application/json"]
             )
-            response["description"] = (given or {}).get("description") or expected.get(code, "")
+            own = (given or {}).get("description")
+            response["description"] = own or expected.get(code, "")
+            if own and code == "409" and code in expected:
+                # The view's own conflict, and the one every write of tags may meet.
+                response["description"] = f"{own} {expected[code]}"
             if code in ERROR_HEADERS:
                 response["headers"] = {**ERROR_HEADERS[code], **response.get("headers", {})}
             responses[code] = response
@@ -167,9 +175,27 @@ class AutoSchema(openapi.AutoSchema):
         else:
             out["404"] = f"With a session: {workspace}."
 
+        if "requestBody" in operation and self._writes_tags():
+            out["409"] = (
+                "A new tag the body names was being created by concurrent requests at the "
+                "same moment; send the request again."
+            )
+
+        formats = ", ".join(f"`{media_type}`" for media_type in self.map_renderers("media_type"))
+        out["406"] = (
+            f"The `Accept` header refuses every format the operation answers in ({formats}); "
+            "a `?format=` it has wins over the header."
+        )
+
         if self.view.throttle_classes:
             out["429"] = "Too many requests for this token (or session user)."
         return out
+
+    def _writes_tags(self) -> bool:
+        """Whether the body writes tags, whose new rows may clash with another request's."""
+        fields = getattr(force_instance(self.get_request_serializer()), "fields", {})
+        tags = fields.get("tags")
+        return tags is not None and not tags.read_only
 
     def _map_basic_serializer(self, serializer: Any, direction: Any) -> dict[str, Any]:
         schema: dict[str, Any] = super()._map_basic_serializer(serializer, direction)

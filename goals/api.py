@@ -28,7 +28,7 @@ from campaigns import channels, values
 from campaigns import schema as _schema  # noqa: F401  (registers the bearer scheme)
 from campaigns.bulk import batched
 from campaigns.errors import NotFound
-from campaigns.filters import StableOrderingFilter
+from campaigns.filters import MAX_FILTER_TAGS, StableOrderingFilter
 from campaigns.pagination import IdsFirstPagination
 from campaigns.parsers import JSONParser
 from campaigns.schema import AutoSchema
@@ -68,24 +68,33 @@ _ID: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID
 CANDIDATE_PARAMETERS = [
     _param("search", "Name contains (case-insensitive)."),
     _param("name", "Name contains (case-insensitive), as on the campaign and broadcast lists."),
+    # Repeats or commas, any of them: arrays of the allowed values, as the lists document them.
     _param(
         "type",
-        "Only campaigns or only broadcasts: `campaign`, `broadcast` (repeat or separate with "
-        "commas for any of them).",
+        "Only campaigns or only broadcasts (repeat or separate with commas for any of them).",
+        many=True,
+        enum=list(SOURCE_TYPES),
     ),
     _param(
         "status",
-        "Any of these statuses (repeat or separate with commas): "
-        + ", ".join(CANDIDATE_STATUSES)
-        + ". `draft` matches campaigns and broadcasts.",
+        "Any of these statuses (repeat or separate with commas). `draft` matches campaigns "
+        "and broadcasts.",
+        many=True,
+        enum=CANDIDATE_STATUSES,
     ),
     _param(
         "channel",
-        "Broadcasts using any of these channels (repeat or separate with commas): "
-        + ", ".join(channels.CHANNELS)
-        + ". Campaigns have no channel list, so a channel filter leaves only broadcasts.",
+        "Broadcasts using any of these channels (repeat or separate with commas). Campaigns "
+        "have no channel list, so a channel filter leaves only broadcasts.",
+        many=True,
+        enum=list(channels.CHANNELS),
     ),
-    _param("tag", "Carries any of these tags (case-insensitive; repeat or separate with commas)."),
+    OpenApiParameter(
+        "tag",
+        {"type": "array", "items": {"type": "string"}, "maxItems": MAX_FILTER_TAGS},
+        OpenApiParameter.QUERY,
+        description="Carries any of these tags (case-insensitive; repeat or separate with commas).",
+    ),
 ]
 
 ACHIEVEMENT_PARAMETERS = [

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
 from campaigns import channels, values
+from campaigns.channels import CHANNEL_CHOICES
 from campaigns.models import Broadcast, Campaign
 from campaigns.serializers import StrictFieldsMixin, TagsField, TextField
 from goals import currencies
 from goals.conditions import OPERATORS
 from goals.criteria import SOURCE_TYPES
-from goals.models import Achievement, Goal, GoalStatus
+from goals.filters import CANDIDATE_STATUSES
+from goals.models import Achievement, Goal, GoalStatus, TriggerKind
 
 # --- OpenAPI shapes of the JSON parts ------------------------------------------------------
 
 _ID = {"type": "integer", "minimum": 1, "maximum": values.MAX_ID}
 _SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 _CONDITION_PROPERTIES = {
-    "key": {"type": "string", "description": "A key or dotted path (`plan.tier`)."},
+    "key": {"type": "string", "minLength": 1, "description": "A key or dotted path (`plan.tier`)."},
     "op": {"type": "string", "enum": list(OPERATORS)},
     "value": {
         **_SCALAR,
@@ -66,7 +69,7 @@ CRITERIA_SCHEMA: dict[str, Any] = {
                 _typed(
                     "event",
                     {
-                        "name": {"type": "string"},
+                        "name": {"type": "string", "minLength": 1},
                         "conditions": {"type": "array", "items": _CONDITION},
                     },
                     ["name"],
@@ -164,6 +167,32 @@ ATTRIBUTION_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+# What a request may send: null for a setting or a channel resets it to its default (PATCH) or
+# takes the default (POST, PUT), as the description says; a goal read back never has a null.
+ATTRIBUTION_REQUEST_SCHEMA: dict[str, Any] = {
+    **ATTRIBUTION_SCHEMA,
+    "properties": {
+        "window_days": _nullable(ATTRIBUTION_SCHEMA["properties"]["window_days"]),
+        "metrics": _nullable(
+            {
+                **ATTRIBUTION_SCHEMA["properties"]["metrics"],
+                "properties": {
+                    channel: _nullable(metric)
+                    for channel, metric in ATTRIBUTION_SCHEMA["properties"]["metrics"][
+                        "properties"
+                    ].items()
+                },
+            }
+        ),
+        "count_machine": _nullable(ATTRIBUTION_SCHEMA["properties"]["count_machine"]),
+    },
+}
+
 SOURCE_REF_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "id"],
@@ -230,8 +259,9 @@ class ImpactField(_GoalPartField):
         }
 
 
-@extend_schema_field(ATTRIBUTION_SCHEMA)
 class AttributionField(_GoalPartField):
+    """Documented by ``AttributionFieldSchema``: requests may send nulls, responses never do."""
+
     def to_representation(self, goal: Goal) -> Any:
         return {
             "window_days": goal.window_days,
@@ -241,6 +271,13 @@ class AttributionField(_GoalPartField):
             },
             "count_machine": goal.count_machine,
         }
+
+
+class AttributionFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = AttributionField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        return ATTRIBUTION_REQUEST_SCHEMA if direction == "request" else ATTRIBUTION_SCHEMA
 
 
 @extend_schema_field({"type": "array", "items": SOURCE_REF_SCHEMA})
@@ -309,11 +346,14 @@ class SourceCandidateSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=[(t, t) for t in SOURCE_TYPES])
     id = serializers.IntegerField()
     name = serializers.CharField()
-    status = serializers.CharField(
-        help_text="A campaign's (draft, running, stopped, archived) or a broadcast's (draft, sent)."
+    status = serializers.ChoiceField(
+        choices=CANDIDATE_STATUSES,
+        help_text="A campaign's (draft, running, stopped, archived) or a broadcast's "
+        "(draft, sent).",
     )
     channels = serializers.ListField(
-        child=serializers.CharField(), help_text="A broadcast's channels; [] for campaigns."
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
+        help_text="A broadcast's channels; [] for campaigns.",
     )
     tags = serializers.ListField(child=serializers.CharField())
     selected = serializers.BooleanField(help_text="Already one of this goal's sources.")
@@ -323,7 +363,7 @@ class SourceCandidateSerializer(serializers.Serializer):
 
 
 class TriggerSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="event, attribute, segment or message.")
+    kind = serializers.ChoiceField(choices=TriggerKind.choices)
     id = serializers.IntegerField(
         help_text="The event, attribute change, segment change or message that achieved it "
         "(the server's row id)."
@@ -393,6 +433,7 @@ class AchievementSerializer(serializers.ModelSerializer):
     def get_person(self, achievement: Achievement) -> str | None:
         return achievement.person.identifier if achievement.person is not None else None
 
+    @extend_schema_field({"type": "string", "format": "decimal", "example": "29.90"})
     def get_revenue(self, achievement: Achievement) -> str:
         # The currency of the result listed (a change of it waits for its recompute).
         return currencies.money_str(achievement.revenue, self.context["goal"].report_currency)

@@ -310,8 +310,20 @@ SPECTACULAR_SETTINGS = {
     # No online validator: Swagger UI's default loads a badge from validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
-    # One name for the channel choice set, used by several serializers (a field and a list).
-    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "campaigns.channels.CHANNEL_CHOICES"},
+    # One name per choice set, used by several serializers (the channel: a field and a list;
+    # a source's type: the goal's sources, the picker, the report). Fields named alike
+    # (`status`, `kind`) keep the names clients know instead of collision-derived ones.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "campaigns.channels.CHANNEL_CHOICES",
+        "KindEnum": "campaigns.models.BroadcastKind",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "BroadcastStatusEnum": "campaigns.models.BroadcastStatus",
+        "GoalStatusEnum": "goals.models.GoalStatus",
+        "SourceStatusEnum": "goals.filters.CANDIDATE_STATUSES",
+        # (First named after the picker's field; kept, so generated clients keep the name.)
+        "SourceCandidateTypeEnum": "goals.criteria.SOURCE_TYPES",
+        "TriggerKindEnum": "goals.models.TriggerKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "campaigns.schema.paths_as_the_spec_writes_them",

@@ -26,6 +26,7 @@ ERROR_COMPONENTS = {
     "401": "Error",
     "403": "Error",
     "404": "NotFoundError",
+    "406": "Error",
     "409": "ConflictError",
     "429": "Error",
 }
@@ -94,7 +95,7 @@ def test_every_operation_documents_its_errors_with_named_bodies() -> None:
     for template, operations in openapi()["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            assert {"400", "401", "403", "404", "429"} <= set(responses), (method, template)
+            assert {"400", "401", "403", "404", "406", "429"} <= set(responses), (method, template)
             for status, response in responses.items():
                 if status not in ERROR_COMPONENTS:
                     continue
@@ -113,9 +114,14 @@ def test_conflicts_are_documented_where_the_code_raises_them() -> None:
         if "409" in operation["responses"]
     }
 
+    # Writes of tags too: a new tag's row may clash with other requests' (campaigns.sources).
+    tag_writes = {
+        (method, f"/api/v1/{kind}{path}")
+        for kind in ("campaigns", "broadcasts", "goals")
+        for method, path in [("post", ""), ("put", "/{id}"), ("patch", "/{id}")]
+    }
     assert with_409 == {
-        ("put", "/api/v1/broadcasts/{id}"),
-        ("patch", "/api/v1/broadcasts/{id}"),
+        *tag_writes,
         ("post", "/api/v1/messages"),
         ("post", "/api/v1/people/{identifier}/events"),
     }
@@ -273,6 +279,25 @@ def test_an_unknown_format_is_a_documented_400(api: APIClient, campaign: Campaig
 
     assert response.status_code == 400
     assert_documented("/api/v1/campaigns/{id}", "DELETE", response)
+
+
+def test_an_accept_header_refusing_every_format_is_a_documented_406(
+    api: APIClient, campaign: Campaign, goal: Goal
+) -> None:
+    # SPEC §7 names the errors; the negotiation (campaigns.negotiation) also answers 406 to an
+    # Accept header that refuses what an operation renders, on every operation, before auth.
+    for method, template, url in [
+        ("GET", "/api/v1/campaigns", "/api/v1/campaigns"),
+        ("DELETE", "/api/v1/campaigns/{id}", f"/api/v1/campaigns/{campaign.pk}"),
+        ("GET", "/api/v1/goals/{id}/report", f"/api/v1/goals/{goal.pk}/report"),
+        ("POST", "/api/v1/batch", "/api/v1/batch"),
+    ]:
+        response = api.generic(
+            method, url, '{"items": []}', "application/json", HTTP_ACCEPT="application/xml"
+        )
+        assert response.status_code == 406, (method, url)
+        assert_documented(template, method, response)
+    assert Campaign.objects.filter(pk=campaign.pk, deleted_at=None).exists()
 
 
 @pytest.fixture

@@ -701,3 +701,38 @@ def test_impact_per_trigger_kind_and_from_an_event_key(
     )
     # gt 1: 10, "12.50", 1.005, "1e3".
     assert summary(g) == (4, 4, {"amount": "1023.505", "currency": "EUR"}, 0)
+
+
+def test_paths_walk_objects_only_and_event_amounts_keep_six_decimals(
+    api: APIClient, workspace: Workspace
+) -> None:
+    """decisions.md "Operators" and "Impact from an event key"."""
+    by_index = goal(
+        api,
+        criteria={"trigger": {"type": "event", "name": "buy",
+                              "conditions": [{"key": "items.0.sku", "op": "exists"}]}},
+    )["id"]  # fmt: skip
+    dotted = goal(
+        api,
+        criteria={"trigger": {"type": "event", "name": "buy",
+                              "conditions": [{"key": "a.b", "op": "exists"}]}},
+    )["id"]  # fmt: skip
+    priced = goal(
+        api,
+        criteria={"trigger": {"type": "event", "name": "buy"}},
+        impact={"currency": "EUR", "event_key": "v"},
+    )["id"]
+    batch(
+        api,
+        event_item("list", "buy", "2026-09-01T10:00:00Z", {"items": [{"sku": 1}], "a.b": 1}),
+        *(
+            event_item(f"v{i}", "buy", "2026-09-01T10:00:00Z", {"v": v})
+            for i, v in enumerate(["0.0000005", "0.0000015", "2.5000005"])
+        ),
+    )
+    assert achievements(api, by_index) == achievements(api, dotted) == []
+    revenue = {a["person"]: a["revenue"] for a in achievements(api, priced)}
+    assert revenue == {"list": "0.00", "v0": "0.00", "v1": "0.000002", "v2": "2.50"}
+    body = report(api, priced, start="2026-09-01", end="2026-09-01")
+    assert body["impact"] == {"amount": "2.500002", "currency": "EUR"}
+    assert body["revenue_missing_achievements"] == 1

@@ -105,6 +105,7 @@ OPERATOR_CASES: dict[str, tuple[list[dict[str, Any]], set[str]]] = {
     "eq true (not the text)": ([b("eq", True)], {"true"}),
     "eq false": ([b("eq", False)], {"false"}),
     "eq abc (whole value)": ([b("eq", "abc")], {"abc"}),
+    "eq ABC (case matters)": ([b("eq", "ABC")], set()),
     "gte 5 and lte 5": ([b("gte", 5), b("lte", 5)], FIVES),
     "deeper path": ([{"key": "a.b.c", "op": "eq", "value": 1}], {"obj"}),
 }

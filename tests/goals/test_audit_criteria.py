@@ -737,3 +737,42 @@ def test_paths_walk_objects_only_and_event_amounts_keep_six_decimals(
     body = report(api, priced, start="2026-09-01", end="2026-09-01")
     assert body["impact"] == {"amount": "2.500002", "currency": "EUR"}
     assert body["revenue_missing_achievements"] == 1
+
+
+def test_a_message_trigger_moment_moves_with_late_metrics_and_its_filters_follow(
+    api: APIClient, workspace: Workspace
+) -> None:
+    c = create(api, "/api/v1/campaigns", {"name": "C"})["id"]
+    s = create(api, "/api/v1/segments", {"name": "S"})["id"]
+    criteria = {
+        "trigger": {"type": "message", "metric": "opened", "campaign": c},
+        "filters": [
+            {"type": "attribute", "key": "tier", "op": "gte", "value": 2},
+            {"type": "segment", "segment": s, "in": True},
+        ],
+    }
+    g = goal(api, criteria=criteria, attribution={"count_machine": False})["id"]
+
+    def t(day: int, hour: int = 10) -> str:
+        return f"2026-08-{day:02d}T{hour:02d}:00:00Z"
+
+    def moments(goal_id: int) -> list[str]:
+        return [a["achieved_at"] for a in achievements(api, goal_id)]
+
+    put(api, "a", t(1), tier=1)
+    seg(api, "a", s, "enter", t(1))
+    msg(api, "m1", "a", "email", t(2, 8), campaign=c)
+    ok(metric(api, "m1", "opened", t(5)), 201)
+    assert moments(g) == []  # tier 1 on the 5th
+    put(api, "a", t(4), tier=3)  # late: tier 3 from the 4th
+    assert moments(g) == [t(5)]
+    ok(metric(api, "m1", "clicked", t(3)), 201)  # late: opened on the 3rd, at tier 1
+    assert moments(g) == []
+    ok(metric(api, "m1", "opened", t(2, 9), machine=True), 201)  # a machine's: not counted
+    seg(api, "a", s, "leave", t(2, 12))
+    seg(api, "a", s, "enter", t(4, 12))
+    put(api, "a", t(2, 11), tier=5)  # tier 5 on the 3rd, but outside S then
+    assert moments(g) == []
+    seg(api, "a", s, "enter", t(3, 9))  # back in S before the open on the 3rd
+    assert moments(g) == [t(3)]
+    same_after_recompute(api, g)

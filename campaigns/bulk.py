@@ -117,7 +117,8 @@ class RowInserter:
         with connection.cursor() as cursor:
             if self.postgres:
                 copy_sql = f"COPY {self.table} ({self.columns}) FROM STDIN"
-                with cursor.cursor.copy(copy_sql) as copy:
+                # psycopg's own cursor: its errors raised as Django's (IntegrityError, ...).
+                with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
                     for values in prepared:
                         copy.write_row(values)
                         count += 1

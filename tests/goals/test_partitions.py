@@ -218,3 +218,15 @@ def test_a_new_result_table_is_analyzed_before_readers_see_it(
         )
         rows, achieved_at_stats = cursor.fetchone()
     assert (rows, achieved_at_stats) == (40, 1)
+
+
+@pytest.mark.postgresql
+def test_connections_take_achievement_ids_a_thousand_at_a_time(db: Any) -> None:
+    """A recompute's shares write at once; one sequence call per row made them queue on the
+    sequence (migration 0012)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seqcache FROM pg_sequence "
+            "WHERE seqrelid = pg_get_serial_sequence('goals_achievement', 'id')::regclass"
+        )
+        assert cursor.fetchone() == (1000,)

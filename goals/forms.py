@@ -103,6 +103,17 @@ def stored_values(conditions: Iterable[Any]) -> dict[tuple[str, str, str], Any]:
     return values
 
 
+def _row_value(stored: StoredValues, row: tuple[str, str, str]) -> dict[str, Any]:
+    """``{"value": ...}`` of a row (key, operator, text as typed), or ``{}`` for no value: a
+    row shown as it was keeps its stored value, the empty text the API accepts included (an
+    empty box otherwise means "no value", and an edit of another row refused the untouched
+    one as "required")."""
+    if row in stored:
+        return {"value": stored[row]}
+    text = row[2]
+    return {"value": _value_from_text(text, row[1])} if text else {}
+
+
 def _optional_id(value: Any) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
 
@@ -212,9 +223,8 @@ class ConditionForm(forms.Form):
         key = (data.get("key") or "").strip()
         condition: dict[str, Any] = {"key": key or None, "op": op}
         text = (data.get("value") or "").strip()
-        value = (stored or {}).get((key, op, text), _value_from_text(text, op))
-        if op not in VALUELESS_OPERATORS and value != "":
-            condition["value"] = value
+        if op not in VALUELESS_OPERATORS:
+            condition.update(_row_value(stored or {}, (key, op, text)))
         return condition
 
 
@@ -518,11 +528,9 @@ class GoalForm(forms.Form):
             op = data.get("attribute_op") or "eq"
             trigger.update(key=(data.get("attribute_key") or "").strip() or None, op=op)
             text = (data.get("attribute_value") or "").strip()
-            value = stored_values([stored_trigger] if stored_trigger else []).get(
-                (trigger["key"] or "", op, text), _value_from_text(text, op)
-            )
-            if op not in VALUELESS_OPERATORS and value != "":
-                trigger["value"] = value
+            if op not in VALUELESS_OPERATORS:
+                stored_value = stored_values([stored_trigger] if stored_trigger else [])
+                trigger.update(_row_value(stored_value, (trigger["key"] or "", op, text)))
         elif kind == "segment":
             if not data.get("segment"):
                 self.add_error("segment", "Choose a segment.")

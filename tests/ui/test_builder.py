@@ -849,3 +849,68 @@ def test_an_edit_keeps_the_stored_value_of_an_unchanged_attribute_trigger(
         "trigger": {"type": "attribute", "key": "optin", "op": "eq", "value": "TRUE"},
         "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
     }
+
+
+def test_an_edit_keeps_a_stored_empty_text_value_of_the_rows_it_did_not_change(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    """The API accepts a condition on the empty text (``coupon eq ""``: events sent with an
+    empty coupon). The builder shows that value as an empty box; saving a change to another
+    row must keep it, not refuse the untouched row as "required for the eq operator"."""
+    goal = services.goal_create(
+        workspace=workspace,
+        name="No coupon",
+        criteria={
+            "trigger": {
+                "type": "event",
+                "name": "order_completed",
+                "conditions": [
+                    {"key": "coupon", "op": "eq", "value": ""},
+                    {"key": "plan", "op": "eq", "value": "pro"},
+                ],
+            },
+            "filters": [{"type": "attribute", "key": "referrer", "op": "neq", "value": ""}],
+        },
+    )
+
+    response = owner_client.post(
+        reverse("goals_ui:edit", args=[goal.pk]),
+        edit_data(goal, owner_client, **{"conditions-1-value": "team"}),
+    )
+
+    assert response.status_code == 302, errors_of(response)
+    goal.refresh_from_db()
+    assert goal.criteria == {
+        "trigger": {
+            "type": "event",
+            "name": "order_completed",
+            "conditions": [
+                {"key": "coupon", "op": "eq", "value": ""},
+                {"key": "plan", "op": "eq", "value": "team"},
+            ],
+        },
+        "filters": [{"type": "attribute", "key": "referrer", "op": "neq", "value": ""}],
+    }
+
+
+def test_an_edit_keeps_a_stored_empty_text_value_of_an_attribute_trigger(
+    owner_client: Client, workspace: Workspace
+) -> None:
+    goal = services.goal_create(
+        workspace=workspace,
+        name="Plan cleared",
+        criteria={"trigger": {"type": "attribute", "key": "plan", "op": "eq", "value": ""}},
+    )
+    data = edit_data(goal, owner_client)
+    data.update(
+        rows("filters", [{"kind": "attribute", "key": "country", "op": "eq", "value": "DE"}])
+    )
+
+    response = owner_client.post(reverse("goals_ui:edit", args=[goal.pk]), data)
+
+    assert response.status_code == 302, errors_of(response)
+    goal.refresh_from_db()
+    assert goal.criteria == {
+        "trigger": {"type": "attribute", "key": "plan", "op": "eq", "value": ""},
+        "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
+    }

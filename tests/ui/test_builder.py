@@ -789,13 +789,17 @@ def test_a_deleted_segment_the_goal_uses_is_marked_deleted(
     assert "Paying (deleted)" in options and "Paying" not in options
 
 
+@pytest.mark.parametrize(
+    ("kept", "kept_filter"), [("true", "false"), ("", "")], ids=["text-true", "empty-text"]
+)
 def test_an_edit_keeps_the_stored_values_of_the_rows_it_did_not_change(
-    owner_client: Client, workspace: Workspace
+    owner_client: Client, workspace: Workspace, kept: str, kept_filter: str
 ) -> None:
     """A goal made through the API may compare with the text "true" (not the yes-or-no value
-    true). The builder shows both ways of writing true alike; saving a change to
-    another row must not turn the untouched ones into something else, which would silently
-    change what the goal counts."""
+    true), or with the empty text (``coupon eq ""``: events sent with an empty coupon). The
+    builder shows "true" and true alike, and the empty text as an empty box; saving a change to
+    another row must neither turn the untouched ones into something else, which would silently
+    change what the goal counts, nor refuse them as "required for the eq operator"."""
     goal = services.goal_create(
         workspace=workspace,
         name="Beta signups",
@@ -804,72 +808,11 @@ def test_an_edit_keeps_the_stored_values_of_the_rows_it_did_not_change(
                 "type": "event",
                 "name": "signup",
                 "conditions": [
-                    {"key": "beta", "op": "eq", "value": "true"},
+                    {"key": "beta", "op": "eq", "value": kept},
                     {"key": "plan", "op": "eq", "value": "pro"},
                 ],
             },
-            "filters": [{"type": "attribute", "key": "vip", "op": "neq", "value": "false"}],
-        },
-    )
-
-    response = owner_client.post(
-        reverse("goals_ui:edit", args=[goal.pk]),
-        edit_data(goal, owner_client, **{"conditions-1-value": "team"}),
-    )
-
-    assert response.status_code == 302, errors_of(response)
-    goal.refresh_from_db()
-    assert goal.criteria["trigger"]["conditions"] == [
-        {"key": "beta", "op": "eq", "value": "true"},
-        {"key": "plan", "op": "eq", "value": "team"},
-    ]
-    assert goal.criteria["filters"] == [
-        {"type": "attribute", "key": "vip", "op": "neq", "value": "false"}
-    ]
-
-
-def test_an_edit_keeps_the_stored_value_of_an_unchanged_attribute_trigger(
-    owner_client: Client, workspace: Workspace
-) -> None:
-    goal = services.goal_create(
-        workspace=workspace,
-        name="Opted in",
-        criteria={"trigger": {"type": "attribute", "key": "optin", "op": "eq", "value": "TRUE"}},
-    )
-    data = edit_data(goal, owner_client)
-    data.update(
-        rows("filters", [{"kind": "attribute", "key": "country", "op": "eq", "value": "DE"}])
-    )
-
-    response = owner_client.post(reverse("goals_ui:edit", args=[goal.pk]), data)
-
-    assert response.status_code == 302, errors_of(response)
-    goal.refresh_from_db()
-    assert goal.criteria == {
-        "trigger": {"type": "attribute", "key": "optin", "op": "eq", "value": "TRUE"},
-        "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
-    }
-
-
-def test_an_edit_keeps_a_stored_empty_text_value_of_the_rows_it_did_not_change(
-    owner_client: Client, workspace: Workspace
-) -> None:
-    """The API accepts a condition on the empty text (``coupon eq ""``: events sent with an
-    empty coupon). The builder shows that value as an empty box; saving a change to another
-    row must keep it, not refuse the untouched row as "required for the eq operator"."""
-    goal = services.goal_create(
-        workspace=workspace,
-        name="No coupon",
-        criteria={
-            "trigger": {
-                "type": "event",
-                "name": "order_completed",
-                "conditions": [
-                    {"key": "coupon", "op": "eq", "value": ""},
-                    {"key": "plan", "op": "eq", "value": "pro"},
-                ],
-            },
-            "filters": [{"type": "attribute", "key": "referrer", "op": "neq", "value": ""}],
+            "filters": [{"type": "attribute", "key": "vip", "op": "neq", "value": kept_filter}],
         },
     )
 
@@ -883,24 +826,22 @@ def test_an_edit_keeps_a_stored_empty_text_value_of_the_rows_it_did_not_change(
     assert goal.criteria == {
         "trigger": {
             "type": "event",
-            "name": "order_completed",
+            "name": "signup",
             "conditions": [
-                {"key": "coupon", "op": "eq", "value": ""},
+                {"key": "beta", "op": "eq", "value": kept},
                 {"key": "plan", "op": "eq", "value": "team"},
             ],
         },
-        "filters": [{"type": "attribute", "key": "referrer", "op": "neq", "value": ""}],
+        "filters": [{"type": "attribute", "key": "vip", "op": "neq", "value": kept_filter}],
     }
 
 
-def test_an_edit_keeps_a_stored_empty_text_value_of_an_attribute_trigger(
-    owner_client: Client, workspace: Workspace
+@pytest.mark.parametrize("kept", ["TRUE", ""], ids=["text-TRUE", "empty-text"])
+def test_an_edit_keeps_the_stored_value_of_an_unchanged_attribute_trigger(
+    owner_client: Client, workspace: Workspace, kept: str
 ) -> None:
-    goal = services.goal_create(
-        workspace=workspace,
-        name="Plan cleared",
-        criteria={"trigger": {"type": "attribute", "key": "plan", "op": "eq", "value": ""}},
-    )
+    trigger = {"type": "attribute", "key": "optin", "op": "eq", "value": kept}
+    goal = services.goal_create(workspace=workspace, name="Opted in", criteria={"trigger": trigger})
     data = edit_data(goal, owner_client)
     data.update(
         rows("filters", [{"kind": "attribute", "key": "country", "op": "eq", "value": "DE"}])
@@ -911,6 +852,6 @@ def test_an_edit_keeps_a_stored_empty_text_value_of_an_attribute_trigger(
     assert response.status_code == 302, errors_of(response)
     goal.refresh_from_db()
     assert goal.criteria == {
-        "trigger": {"type": "attribute", "key": "plan", "op": "eq", "value": ""},
+        "trigger": trigger,
         "filters": [{"type": "attribute", "key": "country", "op": "eq", "value": "DE"}],
     }
